@@ -1,0 +1,78 @@
+import { join } from 'node:path';
+import type { Component } from '../component.js';
+import { httpJson } from '../component.js';
+import { settings, stackEnvironment } from '../settings.js';
+
+/** The domain services and their first port; instance i of a service listens on base + 10 * i. */
+const domainServices = [
+  { name: 'order', basePort: 3001 },
+  { name: 'product', basePort: 3002 },
+  { name: 'user', basePort: 3003 },
+] as const;
+
+function instanceCount(service: string): number {
+  const raw = process.env[`${service.toUpperCase()}_INSTANCES`] ?? '1';
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1 || count > 9) {
+    throw new Error(`${service.toUpperCase()}_INSTANCES must be 1 to 9, got "${raw}"`);
+  }
+  return count;
+}
+
+function instances(service: (typeof domainServices)[number]) {
+  return Array.from({ length: instanceCount(service.name) }, (_, i) => ({
+    id: `${service.name}-${i + 1}`,
+    port: service.basePort + 10 * i,
+  }));
+}
+
+/** Ready once its /health says UP for this very instance (HTTP up, migrations done, consumer in its group). */
+async function answersAs(url: string, instance: string): Promise<boolean> {
+  try {
+    const health = await httpJson<{ status?: string; instance?: string }>(`${url}/health`);
+    return health.status === 'UP' && (health.instance === undefined || health.instance === instance);
+  } catch {
+    return false;
+  }
+}
+
+function serviceComponent(service: string, id: string, port: number): Component {
+  const url = `http://${settings.host}:${port}`;
+  return {
+    name: id,
+    url,
+    startTimeoutMs: 90_000,
+    isReady: () => answersAs(url, id),
+    launchSpec: () => ({
+      command: process.execPath,
+      args: [join(settings.repoRoot, 'services', service, 'dist/src/main.js')],
+      cwd: join(settings.repoRoot, 'services', service),
+      env: { ...stackEnvironment(), PORT: String(port), INSTANCE_ID: id },
+    }),
+  };
+}
+
+/** Every instance of the order, product and user services, then the gateway in front of them. */
+export function serviceComponents(): Component[] {
+  const components: Component[] = [];
+  const targets: Record<string, string> = {};
+  for (const service of domainServices) {
+    const list = instances(service);
+    targets[`${service.name.toUpperCase()}_TARGETS`] = list.map((i) => `http://${settings.host}:${i.port}`).join(',');
+    for (const instance of list) components.push(serviceComponent(service.name, instance.id, instance.port));
+  }
+  const gatewayUrl = `http://${settings.host}:${settings.ports.gateway}`;
+  components.push({
+    name: 'gateway',
+    url: `${gatewayUrl}/api (orders, products, users)`,
+    startTimeoutMs: 30_000,
+    isReady: () => answersAs(gatewayUrl, 'gateway'),
+    launchSpec: () => ({
+      command: process.execPath,
+      args: [join(settings.repoRoot, 'services/gateway/dist/src/main.js')],
+      cwd: join(settings.repoRoot, 'services/gateway'),
+      env: { ...targets, PORT: String(settings.ports.gateway) },
+    }),
+  });
+  return components;
+}

@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { settings } from './settings.js';
+
+export interface LaunchSpec {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export function logFile(name: string): string {
+  return join(settings.logDir, `${name}.log`);
+}
+
+function pidFile(name: string): string {
+  return join(settings.runDir, `${name}.pid`);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface PidRecord {
+  pid: number;
+  /** The `up` session that started it: only that session's Ctrl-C stops it. */
+  owner: string;
+}
+
+function readRecord(name: string): PidRecord | undefined {
+  const file = pidFile(name);
+  if (!existsSync(file)) return undefined;
+  const [pidText, owner = ''] = readFileSync(file, 'utf8').trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return { pid, owner };
+  rmSync(file, { force: true });
+  return undefined;
+}
+
+/** The pid recorded for a component, if that process still runs. Stale pid files are removed. */
+export function recordedPid(name: string): number | undefined {
+  return readRecord(name)?.pid;
+}
+
+/** The session that started a running component, if any. */
+export function recordedOwner(name: string): string | undefined {
+  return readRecord(name)?.owner;
+}
+
+/** Names of the components that have a pid file (running or not yet cleaned up). */
+export function recordedNames(): string[] {
+  if (!existsSync(settings.runDir)) return [];
+  return readdirSync(settings.runDir)
+    .filter((file) => file.endsWith('.pid'))
+    .map((file) => file.slice(0, -'.pid'.length));
+}
+
+/**
+ * Starts a component detached, in its own process group, so that Ctrl-C in the terminal reaches only
+ * this CLI, which then stops the components in order. Output is appended to the component's log file.
+ */
+export function launch(name: string, spec: LaunchSpec, owner: string): number {
+  mkdirSync(settings.runDir, { recursive: true });
+  mkdirSync(settings.logDir, { recursive: true });
+  const out = openSync(logFile(name), 'a');
+  writeFileSync(out, `\n---- ${new Date().toISOString()} starting ${name}: ${spec.command} ${spec.args.join(' ')}\n`);
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd ?? settings.stateDir,
+    env: { ...process.env, ...spec.env },
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  if (child.pid === undefined) throw new Error(`could not spawn ${spec.command}`);
+  child.unref();
+  writeFileSync(pidFile(name), `${child.pid} ${owner}`);
+  return child.pid;
+}
+
+/**
+ * Stops a component's process group: SIGTERM, then SIGKILL after the grace period. With `owner`, only
+ * if that session started it: a session never stops what another one started under the same name.
+ */
+export async function terminate(name: string, options: { graceMs?: number; owner?: string } = {}): Promise<boolean> {
+  const record = readRecord(name);
+  if (record === undefined) return false;
+  if (options.owner !== undefined && record.owner !== options.owner) return false;
+  const { pid } = record;
+  const graceMs = options.graceMs ?? 30_000;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  signalGroup('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(200);
+  if (isAlive(pid)) signalGroup('SIGKILL');
+  while (isAlive(pid)) await sleep(100);
+  rmSync(pidFile(name), { force: true });
+  return true;
+}
+
+/** The last lines of a component's log, for failure reports. */
+export function logTail(name: string, lines = 40): string {
+  const file = logFile(name);
+  if (!existsSync(file)) return '(no log file)';
+  const all = readFileSync(file, 'utf8').split('\n');
+  return all.slice(-lines).join('\n');
+}

@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** Repository root (compose/local/dist/src -> ../../../..). */
+export const repoRoot = resolve(import.meta.dirname, '../../../..');
+
+const pom = readFileSync(join(repoRoot, 'compose/local/pom.xml'), 'utf8');
+
+function pomProperty(name: string): string {
+  const match = new RegExp(`<${name.replace(/\./g, '\\.')}>([^<]+)</`).exec(pom);
+  if (!match?.[1]) throw new Error(`compose/local/pom.xml has no <${name}> property`);
+  return match[1].trim();
+}
+
+function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0 || value > 65535) {
+    throw new Error(`${name} must be a port number, got "${raw}"`);
+  }
+  return value;
+}
+
+/** Versions are pinned once, in compose/local/pom.xml; this only reads them. */
+export const versions = {
+  kafka: pomProperty('version.kafka'),
+  debezium: pomProperty('version.debezium'),
+  apicurio: pomProperty('version.apicurio'),
+};
+
+const stateDir = resolve(process.env.STACK_DIR ?? join(repoRoot, '.stack'));
+const distDir = join(stateDir, 'dist');
+
+/** Everything the native stack needs to know about where things live and listen. */
+export const settings = {
+  repoRoot,
+  stateDir,
+  distDir,
+  runDir: join(stateDir, 'run'),
+  logDir: join(stateDir, 'logs'),
+  dataDir: join(stateDir, 'data'),
+  confDir: join(stateDir, 'conf'),
+  kafkaLibs: join(distDir, `kafka-${versions.kafka}`, 'libs'),
+  connectPlugins: join(distDir, `connect-plugins-${versions.debezium}`),
+  apicurioHome: join(distDir, `apicurio-registry-${versions.apicurio}`),
+  connectorsDir: join(repoRoot, 'connectors'),
+  host: '127.0.0.1',
+  ports: {
+    mariadb: intFromEnv('STACK_DB_PORT', 3307),
+    kafka: intFromEnv('STACK_KAFKA_PORT', 9092),
+    kafkaController: intFromEnv('STACK_KAFKA_CONTROLLER_PORT', 9093),
+    connect: intFromEnv('STACK_CONNECT_PORT', 8083),
+    registry: intFromEnv('STACK_REGISTRY_PORT', 8081),
+    gateway: intFromEnv('STACK_GATEWAY_PORT', 8080),
+    /** Apicurio's Quarkus management interface: health and Prometheus metrics. */
+    registryManagement: intFromEnv('STACK_REGISTRY_MANAGEMENT_PORT', 8091),
+  },
+  /** Development credentials of the local stack; override them through the environment. */
+  credentials: {
+    debeziumUser: process.env.DEBEZIUM_DB_USER ?? 'debezium',
+    debeziumPassword: process.env.DEBEZIUM_DB_PASSWORD ?? 'dbz-local-only',
+    servicePassword: process.env.SERVICE_DB_PASSWORD ?? 'svc-local-only',
+  },
+  /** One database per service, each with its own user that can touch only that database. */
+  databases: [
+    { name: 'order_db', user: 'order_svc' },
+    { name: 'product_db', user: 'product_svc' },
+    { name: 'user_db', user: 'user_svc' },
+  ],
+};
+
+/** The endpoints the services and tests use, as environment variables. */
+export function stackEnvironment(): Record<string, string> {
+  const { host, ports } = settings;
+  return {
+    DB_HOST: host,
+    DB_PORT: String(ports.mariadb),
+    DB_PASSWORD: settings.credentials.servicePassword,
+    KAFKA_BROKERS: `${host}:${ports.kafka}`,
+    SCHEMA_REGISTRY_URL: `http://${host}:${ports.registry}/apis/ccompat/v7`,
+    KAFKA_CONNECT_URL: `http://${host}:${ports.connect}`,
+    GATEWAY_URL: `http://${host}:${ports.gateway}`,
+  };
+}

@@ -1,0 +1,201 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Component } from './component.js';
+import { connect } from './components/connect.js';
+import { kafka } from './components/kafka.js';
+import { mariadb } from './components/mariadb.js';
+import { registry } from './components/registry.js';
+import { serviceComponents } from './components/services.js';
+import { randomUUID } from 'node:crypto';
+import { isAlive, launch, logFile, logTail, recordedNames, recordedOwner, recordedPid, terminate } from './processes.js';
+import { settings } from './settings.js';
+
+/** In start order; they stop in the reverse order. The infrastructure first, then the services. */
+export const components: Component[] = [mariadb, kafka, connect, registry, ...serviceComponents()];
+
+export class StackError extends Error {
+  constructor(
+    readonly component: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)}s`;
+
+/** Prints a line every 10 s while a step runs, so a slow cold start never looks hung. */
+async function withProgress<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  console.log(`▶ ${label}`);
+  const ticker = setInterval(() => console.log(`  … ${label} (${seconds(started)})`), 10_000);
+  try {
+    const result = await work();
+    console.log(`✓ ${label} in ${seconds(started)}`);
+    return result;
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+/**
+ * Fetches Kafka, the Debezium plugins and Apicurio through Maven (the machine's Maven settings apply),
+ * once per version set: the unpacked result is keyed by the hash of compose/local/pom.xml.
+ */
+export async function fetchArtifacts(): Promise<void> {
+  const pom = join(settings.repoRoot, 'compose/local/pom.xml');
+  const digest = createHash('sha256').update(readFileSync(pom)).digest('hex');
+  const marker = join(settings.distDir, '.fetched');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === digest) return;
+  // A changed pom means other versions: start from an empty folder so no jar of the old set lingers on a
+  // classpath (Maven's copy-dependencies adds, it never removes). Downloads stay cached in ~/.m2.
+  rmSync(settings.distDir, { recursive: true, force: true });
+  mkdirSync(settings.logDir, { recursive: true });
+  await withProgress('fetch artifacts with Maven (Kafka, Debezium plugins, Apicurio Registry)', async () => {
+    const log = createWriteStream(logFile('fetch'), { flags: 'a' });
+    const code = await new Promise<number>((resolve, reject) => {
+      const mvn = spawn('mvn', ['-B', '-ntp', '-f', pom, 'validate', `-Dstack.dist=${settings.distDir}`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      mvn.stdout.pipe(log, { end: false });
+      mvn.stderr.pipe(log, { end: false });
+      mvn.once('error', (error) =>
+        reject(new StackError('fetch', `could not run mvn (${error.message}); install Maven`)),
+      );
+      mvn.once('close', (status) => resolve(status ?? 1));
+    });
+    log.end();
+    if (code !== 0) throw new StackError('fetch', `mvn exited with ${code}`);
+  });
+  writeFileSync(marker, digest);
+}
+
+async function waitReady(component: Component, pid: number): Promise<void> {
+  const deadline = Date.now() + component.startTimeoutMs;
+  for (;;) {
+    if (await component.isReady()) return;
+    if (!isAlive(pid)) throw new StackError(component.name, `${component.name} exited during start`);
+    if (Date.now() > deadline) {
+      throw new StackError(component.name, `${component.name} not ready after ${component.startTimeoutMs / 1000}s`);
+    }
+    await sleep(300);
+  }
+}
+
+/** What an `up` started: its components, and the token its pid files carry. */
+export interface Session {
+  owner: string;
+  started: string[];
+}
+
+/**
+ * Starts every component that is not answering yet and provisions all of them. Returns the session:
+ * the components this call started are, and only those, the caller's to stop.
+ */
+export async function up(): Promise<Session> {
+  const owner = randomUUID();
+  await fetchArtifacts();
+  const started: string[] = [];
+  let current = 'stack';
+  try {
+    for (const component of components) {
+      current = component.name;
+      if (await component.isReady()) {
+        console.log(`• ${component.name}: already up, reusing it`);
+      } else {
+        if (recordedPid(component.name) !== undefined) {
+          // Started by the stack, but not answering (hung or half-started): replace it.
+          await terminate(component.name, { graceMs: 10_000 });
+        }
+        await withProgress(`start ${component.name}`, async () => {
+          await component.prepare?.();
+          const pid = launch(component.name, component.launchSpec(), owner);
+          started.push(component.name);
+          await waitReady(component, pid);
+        });
+      }
+      if (component.provision) await withProgress(`provision ${component.name}`, () => component.provision!());
+    }
+  } catch (error) {
+    const name = error instanceof StackError ? error.component : current;
+    console.error(`\n✗ ${name} failed: ${(error as Error).message}`);
+    console.error(`--- last lines of ${logFile(name)} ---\n${logTail(name)}\n---`);
+    await down({ owner, started });
+    throw error;
+  }
+  return { owner, started };
+}
+
+/**
+ * Stops a session's components in reverse start order, by their current pids: a component another
+ * process restarted for this session (a test restarting the registry) is stopped too, one that another
+ * session started under the same name is not.
+ */
+export async function down(session: Session): Promise<void> {
+  for (const component of [...components].reverse()) {
+    if (!session.started.includes(component.name)) continue;
+    const since = Date.now();
+    if (await terminate(component.name, { owner: session.owner })) console.log(`■ stopped ${component.name} in ${seconds(since)}`);
+  }
+}
+
+/**
+ * Stops everything the stack started, whatever this environment's instance counts are: every pid file
+ * in the run folder, services before the infrastructure they use.
+ */
+export async function downAll(): Promise<void> {
+  const infrastructure = [mariadb, kafka, connect, registry].map((c) => c.name);
+  const others = recordedNames().filter((name) => !infrastructure.includes(name));
+  for (const name of [...others, ...[...infrastructure].reverse()]) {
+    const since = Date.now();
+    if (await terminate(name)) console.log(`■ stopped ${name} in ${seconds(since)}`);
+  }
+}
+
+/**
+ * Stops the named components (tests use it to take services away) and returns who owned them, for
+ * `startComponents` to hand them back to.
+ */
+export async function stopComponents(names: string[]): Promise<Map<string, string>> {
+  const owners = new Map<string, string>(names.map((name) => [name, recordedOwner(name) ?? 'manual']));
+  await Promise.all(names.map((name) => terminate(name)));
+  return owners;
+}
+
+/** Starts the named components again, side by side, owned by `owners` (default: nobody's session), and waits for each. */
+export async function startComponents(names: string[], owners = new Map<string, string>()): Promise<void> {
+  await Promise.all(
+    names.map(async (name) => {
+      const component = componentNamed(name);
+      await component.prepare?.();
+      await waitReady(component, launch(name, component.launchSpec(), owners.get(name) ?? 'manual'));
+    }),
+  );
+}
+
+/** Stops and starts one component, waiting until it answers again (used by the registry-restart test). */
+export async function restart(name: string): Promise<void> {
+  const component = componentNamed(name);
+  await startComponents([name], await stopComponents([name]));
+  await component.provision?.();
+}
+
+function componentNamed(name: string): Component {
+  const component = components.find((c) => c.name === name);
+  if (!component) throw new Error(`unknown component ${name}; known: ${components.map((c) => c.name).join(', ')}`);
+  return component;
+}
+
+/** Names of the running domain service instances (order-1, product-1, …). */
+export function serviceInstanceNames(): string[] {
+  return serviceComponents()
+    .map((c) => c.name)
+    .filter((name) => name !== 'gateway');
+}
+
+export function urls(): string[] {
+  return components.map((c) => `  ${c.name.padEnd(10)} ${c.url}`);
+}
