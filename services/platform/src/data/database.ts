@@ -1,0 +1,31 @@
+import knex, { type Knex } from 'knex';
+
+export interface DatabaseSettings {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** Connection pool bounds; the saga's transactions are short, so a small pool goes far. */
+  pool?: { min: number; max: number };
+}
+
+/** A knex instance on mysql2 for one service database (MySQL 8 or MariaDB). */
+export function createDatabase(settings: DatabaseSettings): Knex {
+  return knex({
+    client: 'mysql2',
+    connection: {
+      host: settings.host,
+      port: settings.port,
+      user: settings.user,
+      password: settings.password,
+      database: settings.database,
+      charset: 'utf8mb4',
+      // DATETIME values are UTC throughout; never let the driver shift them to the machine's zone.
+      timezone: 'Z',
+      supportBigNumbers: true,
+    },
+    pool: settings.pool ?? { min: 0, max: 10 },
+    acquireConnectionTimeout: 10_000,
+  });
+}

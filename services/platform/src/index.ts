@@ -1,0 +1,42 @@
+/**
+ * @packageDocumentation
+ * What every service of the saga shares: the error type, database access and migrations, Avro events
+ * through the schema registry, the outbox writer and the idempotent consumer.
+ */
+export { AppError, describeError, isRetriable } from './errors.js';
+export { createLogger, type Logger } from './logger.js';
+export { createDatabase, type DatabaseSettings } from './data/database.js';
+export { migrate, platformMigrations, timestamps, type Migration } from './data/migrations.js';
+export { loadEventSchemas, topicFor, type EventSchema } from './avro/event-schemas.js';
+export { EventCodec, createSchemaRegistry } from './avro/event-codec.js';
+export { OutboxWriter, type OutboxEvent, type OutboxWriterOptions } from './outbox/outbox-writer.js';
+export {
+  IdempotentConsumer,
+  type ConsumedEvent,
+  type EventHandler,
+  type EventOutcome,
+  type IdempotentConsumerOptions,
+} from './consumer/idempotent-consumer.js';
+export { childTraceparent, isTraceparent } from './trace-context.js';
+export { ProcessedEventsCleaner } from './consumer/processed-events-cleaner.js';
+export {
+  createHttpApp,
+  finishHttpApp,
+  parseBody,
+  parseId,
+  idSchema,
+  REQUEST_ID_HEADER,
+  requestIdFrom,
+  JSON_BODY_LIMIT,
+} from './http/http-app.js';
+export { baseServiceSettings, loadServiceConfig, type BaseServiceSettings } from './runtime/service-config.js';
+export { ServiceMetrics } from './runtime/metrics.js';
+export {
+  startService,
+  runAsProcess,
+  type RunningService,
+  type ServiceContext,
+  type ServiceDefinition,
+} from './runtime/service.js';
+export { packagePath, platformConfigDir } from './runtime/service-config.js';
+export * from './saga-events.js';

@@ -1,0 +1,167 @@
+import type { Server } from 'node:http';
+import { once } from 'node:events';
+import type { Express } from 'express';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Knex } from 'knex';
+import pRetry from 'p-retry';
+import { EventCodec, createSchemaRegistry } from '../avro/event-codec.js';
+import { loadEventSchemas } from '../avro/event-schemas.js';
+import { IdempotentConsumer, type EventHandler } from '../consumer/idempotent-consumer.js';
+import { ProcessedEventsCleaner } from '../consumer/processed-events-cleaner.js';
+import { createDatabase } from '../data/database.js';
+import { migrate, type Migration } from '../data/migrations.js';
+import { isRetriable } from '../errors.js';
+import { createHttpApp, finishHttpApp } from '../http/http-app.js';
+import { createLogger, type Logger } from '../logger.js';
+import { OutboxWriter } from '../outbox/outbox-writer.js';
+import { ServiceMetrics } from './metrics.js';
+import type { BaseServiceSettings } from './service-config.js';
+
+/** What a service's routes and handlers get to work with. */
+export interface ServiceContext {
+  settings: BaseServiceSettings;
+  logger: Logger;
+  db: Knex;
+  outbox: OutboxWriter;
+  metrics: ServiceMetrics;
+}
+
+export interface ServiceDefinition<Extra extends object = object> {
+  settings: BaseServiceSettings;
+  migrations: Migration[];
+  /** Folder of this service's `.avsc` files: the events it publishes on `<aggregateType>.events`. */
+  schemaDir: string;
+  aggregateType: string;
+  /** Topics this service consumes. */
+  topics: string[];
+  /** Service-specific parts built once from the common ones and handed to handlers and routes. */
+  extend?: (context: ServiceContext) => Extra;
+  handlers: (context: ServiceContext & Extra) => Record<string, EventHandler>;
+  routes: (app: Express, context: ServiceContext & Extra) => void;
+}
+
+export interface RunningService extends ServiceContext {
+  /** Base URL of the HTTP server (useful with port 0). */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Boots a domain service: migrates its database, registers its event schemas, starts its idempotent
+ * consumer and serves HTTP (routes, GET /health, GET /metrics). `stop()` undoes it in reverse order.
+ */
+export async function startService<Extra extends object = object>(
+  definition: ServiceDefinition<Extra>,
+): Promise<RunningService> {
+  const { settings } = definition;
+  const logger = createLogger(`${settings.service.name}-service`).child({ instance: settings.service.instanceId });
+  const metrics = new ServiceMetrics(settings.service.name, settings.service.instanceId);
+  const db = createDatabase({ ...settings.db, pool: { min: 0, max: settings.db.poolMax } });
+
+  const untilUp = <T>(what: string, work: () => Promise<T>) =>
+    pRetry(work, {
+      retries: 30,
+      minTimeout: 200,
+      maxTimeout: 2000,
+      shouldRetry: (error) => isRetriable(error),
+      onFailedAttempt: (error) => logger.warn({ what, attempt: error.attemptNumber, reason: error.message }, 'waiting for a dependency'),
+    });
+
+  await untilUp('database', () => migrate(db, definition.migrations));
+  const codec = new EventCodec(createSchemaRegistry(settings.registry.url));
+  const schemas = loadEventSchemas(definition.schemaDir, definition.aggregateType);
+  await untilUp('schema registry', () => codec.register(schemas));
+  const outbox = new OutboxWriter(codec, schemas, { deleteAfterInsert: settings.outbox.deleteAfterInsert });
+  const common: ServiceContext = { settings, logger, db, outbox, metrics };
+  const context = { ...common, ...(definition.extend?.(common) ?? ({} as Extra)) };
+
+  const kafka = new Kafka({
+    clientId: `${settings.service.name}-${settings.service.instanceId}`,
+    brokers: settings.kafka.brokers,
+    logLevel: logLevel.WARN,
+  });
+  let consumerReady = false;
+  const consumer = new IdempotentConsumer({
+    kafka,
+    db,
+    codec,
+    logger,
+    groupId: settings.kafka.groupId,
+    topics: definition.topics,
+    partitionsConsumedConcurrently: settings.kafka.partitionsConsumedConcurrently,
+    handlers: definition.handlers(context),
+    onEvent: (event, outcome, durationMs) => {
+      const type = event?.eventType ?? 'unknown';
+      metrics.eventsHandled.inc({ topic: event?.topic ?? 'unknown', event_type: type, outcome });
+      metrics.eventHandling.observe({ event_type: type }, durationMs / 1000);
+    },
+    onReceived: (event, receivedAt) => {
+      const occurredAt = (event.payload as { occurredAt?: unknown }).occurredAt;
+      if (typeof occurredAt === 'number') metrics.cdcHop.observe({ event_type: event.eventType }, (receivedAt - occurredAt) / 1000);
+    },
+  });
+  consumer.kafkaConsumer.on(consumer.kafkaConsumer.events.GROUP_JOIN, () => {
+    consumerReady = true;
+  });
+
+  const app = createHttpApp();
+  app.use(metrics.httpMiddleware());
+  app.get('/health', (_req, res) => {
+    res.status(consumerReady ? 200 : 503).json({ status: consumerReady ? 'UP' : 'STARTING', instance: settings.service.instanceId });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  definition.routes(app, context);
+  finishHttpApp(app, logger);
+
+  await consumer.start();
+  const cleaner = new ProcessedEventsCleaner(db, logger, settings.kafka.dedupeRetentionHours);
+  cleaner.start();
+  const server: Server = app.listen(settings.http.port, settings.http.host);
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : settings.http.port;
+  const url = `http://${settings.http.host}:${port}`;
+  logger.info({ url, topics: definition.topics, groupId: settings.kafka.groupId }, 'service started');
+
+  return {
+    ...common,
+    url,
+    async stop() {
+      // Requests in flight finish; idle keep-alive connections (the gateway's) would hold close() for 5 s.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      cleaner.stop();
+      await consumer.stop();
+      await db.destroy();
+      logger.info('service stopped');
+    },
+  };
+}
+
+/** Runs a service as a process: starts it and stops it cleanly on SIGINT/SIGTERM. */
+export async function runAsProcess(start: () => Promise<RunningService>): Promise<void> {
+  let service: RunningService;
+  try {
+    service = await start();
+  } catch (error) {
+    console.error(error);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        service.logger.error({ err: error }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

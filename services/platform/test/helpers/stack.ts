@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import type { Knex } from 'knex';
+import {
+  EventCodec,
+  OutboxWriter,
+  createDatabase,
+  createLogger,
+  createSchemaRegistry,
+  loadEventSchemas,
+  migrate,
+} from '../../src/index.js';
+import { schemaDir } from './paths.js';
+
+export { schemaDir };
+
+/** The stack's endpoints: `npm test` passes them in the environment; these defaults match `npm start`. */
+export const stack = {
+  dbHost: process.env.DB_HOST ?? '127.0.0.1',
+  dbPort: Number(process.env.DB_PORT ?? 3307),
+  dbPassword: process.env.DB_PASSWORD ?? 'svc-local-only',
+  brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+  connectUrl: process.env.KAFKA_CONNECT_URL ?? 'http://127.0.0.1:8083',
+};
+
+export const logger = createLogger('platform-test', process.env.LOG_LEVEL ?? 'error');
+
+/** A name no other test file (or earlier run) uses: topics, groups and tables are per file. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+
+/** A service database, migrated with the platform's tables. */
+export async function serviceDatabase(service: 'order' | 'product' | 'user', poolMax = 10): Promise<Knex> {
+  const db = createDatabase({
+    host: stack.dbHost,
+    port: stack.dbPort,
+    user: `${service}_svc`,
+    password: stack.dbPassword,
+    database: `${service}_db`,
+    pool: { min: 0, max: poolMax },
+  });
+  await migrate(db);
+  return db;
+}
+
+export function kafkaClient(clientId: string): Kafka {
+  return new Kafka({ clientId, brokers: stack.brokers, logLevel: logLevel.NOTHING });
+}
+
+/**
+ * An outbox writer for the test event on the aggregate type `aggregateType` (so the topic
+ * `<aggregateType>.events` belongs to the calling test file alone), with its schema registered.
+ */
+export async function probeWriter(aggregateType: string): Promise<{ writer: OutboxWriter; codec: EventCodec }> {
+  const schemas = loadEventSchemas(schemaDir, aggregateType);
+  const codec = new EventCodec(createSchemaRegistry(stack.registryUrl));
+  await codec.register(schemas);
+  return { writer: new OutboxWriter(codec, schemas), codec };
+}
+
+/** Creates the topic as Connect would (3 partitions) unless it exists, so subscribing never races it. */
+export async function ensureTopic(kafka: Kafka, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface Collected {
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+}
+
+/**
+ * Reads a topic from the beginning with a fresh group until `done` holds for what has arrived, or
+ * fails after `timeoutMs`. Returns every message read.
+ */
+export async function collect(
+  kafka: Kafka,
+  topic: string,
+  done: (messages: Collected[]) => boolean,
+  timeoutMs = 60_000,
+): Promise<Collected[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('collector'), allowAutoTopicCreation: true });
+  const messages: Collected[] = [];
+  await ensureTopic(kafka, topic);
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${topic}: condition not met after ${timeoutMs} ms (${messages.length} messages read)`)),
+        timeoutMs,
+      );
+      void consumer.run({
+        eachMessage: async ({ topic: t, partition, message }) => {
+          messages.push({ topic: t, partition, message });
+          if (done(messages)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return messages;
+}
+
+/** Reads `topic` until a message matching `match` has arrived, and returns that message. */
+export async function collectFirst(
+  kafka: Kafka,
+  topic: string,
+  match: (message: KafkaMessage) => boolean,
+  timeoutMs?: number,
+): Promise<Collected> {
+  const all = await collect(kafka, topic, (got) => got.some((m) => match(m.message)), timeoutMs);
+  return all.find((m) => match(m.message))!;
+}
+
+export function header(message: KafkaMessage, name: string): string | undefined {
+  const value = message.headers?.[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first?.toString();
+}

@@ -1,0 +1,177 @@
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError, IdempotentConsumer, type EventOutcome } from '../../src/index.js';
+import {
+  collectFirst,
+  ensureTopic,
+  header,
+  kafkaClient,
+  logger,
+  probeWriter,
+  serviceDatabase,
+  uniqueName,
+} from '../helpers/stack.js';
+
+interface Probe {
+  probeId: string;
+  sequence: number;
+  note: string;
+}
+
+const aggregateType = uniqueName('probe-consumer');
+const topic = `${aggregateType}.events`;
+const groupId = uniqueName('probe-consumer-group');
+const table = uniqueName('probe_counts').replace(/-/g, '_');
+const kafka = kafkaClient(aggregateType);
+
+/** Test knobs the handler reads: per-key gates that fail transiently while closed. */
+const closedGates = new Set<string>();
+const attempts = new Map<string, number>();
+const outcomes = new Map<string, EventOutcome[]>();
+
+const setup = async () => {
+  const consumerDb = await serviceDatabase('product');
+  await consumerDb.schema.createTable(table, (t) => {
+    t.string('probe_id', 36).primary();
+    t.integer('applied').notNullable();
+  });
+  const publisherDb = await serviceDatabase('order');
+  const { writer, codec } = await probeWriter(aggregateType);
+  await ensureTopic(kafka, topic);
+  const consumer = new IdempotentConsumer({
+    kafka,
+    db: consumerDb,
+    codec,
+    logger,
+    groupId,
+    topics: [topic],
+    retry: { minMs: 50, maxMs: 500 },
+    handlers: {
+      ProbeRecorded: async (event, trx) => {
+        const probe = event.payload as Probe;
+        attempts.set(probe.probeId, (attempts.get(probe.probeId) ?? 0) + 1);
+        // The effect is written before the failure, so a retry proves the rollback too.
+        await trx.raw(`INSERT INTO ${table} (probe_id, applied) VALUES (?, 1) ON DUPLICATE KEY UPDATE applied = applied + 1`, [
+          probe.probeId,
+        ]);
+        if (closedGates.has(probe.probeId)) throw new AppError('PROBE_GATE_CLOSED', 'try later', { retriable: true });
+        if (probe.note === 'poison') throw new AppError('PROBE_REJECTED', 'this probe can never be applied');
+      },
+    },
+    onEvent: (event, outcome) => {
+      if (!event) return;
+      outcomes.set(event.eventId, [...(outcomes.get(event.eventId) ?? []), outcome]);
+    },
+  });
+  await consumer.start();
+  return { consumerDb, publisherDb, writer, consumer };
+};
+const ready = setup();
+
+test.after.always(async () => {
+  const { consumer, consumerDb, publisherDb } = await ready;
+  await consumer.stop();
+  await consumerDb.schema.dropTableIfExists(table);
+  await consumerDb.destroy();
+  await publisherDb.destroy();
+});
+
+async function publish(probeId: string, note = ''): Promise<string> {
+  const { publisherDb, writer } = await ready;
+  return publisherDb.transaction((trx) =>
+    writer.write(trx, { type: 'ProbeRecorded', aggregateId: probeId, payload: { probeId, sequence: 1, note } }),
+  );
+}
+
+async function applied(probeId: string): Promise<number> {
+  const { consumerDb } = await ready;
+  const row = await consumerDb(table).where({ probe_id: probeId }).first();
+  return row ? Number(row.applied) : 0;
+}
+
+const collectEvent = (from: string, eventId: string) => collectFirst(kafka, from, (m) => header(m, 'eventId') === eventId);
+
+async function eventually<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
+    await sleep(50);
+  }
+}
+
+test('a redelivered event (same event id) changes the consumer database once only', async (t) => {
+  const probeId = randomUUID();
+  const eventId = await publish(probeId);
+  await eventually(() => applied(probeId), (n) => n === 1);
+
+  // Redeliver: the very same record (key, value, eventId header) once more on the topic.
+  const original = await collectEvent(topic, eventId);
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({
+    topic,
+    messages: [{ key: original.message.key, value: original.message.value, headers: original.message.headers }],
+  });
+  await producer.disconnect();
+
+  t.deepEqual(await eventually(() => outcomes.get(eventId) ?? [], (o) => o.length === 2), ['applied', 'duplicate']);
+  t.is(await applied(probeId), 1);
+});
+
+test('an undecodable message lands on the DLQ and the consumer goes on with the next one', async (t) => {
+  const probeId = randomUUID();
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({
+    topic,
+    messages: [{ key: probeId, value: Buffer.from('not avro at all'), headers: { eventId: randomUUID(), eventType: 'ProbeRecorded' } }],
+  });
+  await producer.disconnect();
+  // Same key, so same partition, behind the bad message.
+  await publish(probeId);
+
+  await eventually(() => applied(probeId), (n) => n === 1);
+  const { message } = await collectFirst(kafka, `${topic}.dlq`, (m) => m.key?.toString() === probeId);
+  t.is(message.value?.toString(), 'not avro at all', 'the original bytes are kept');
+  t.is(header(message, 'dlq.error.code'), 'NOT_CONFLUENT_AVRO');
+  t.is(header(message, 'dlq.original.topic'), topic);
+  t.is(header(message, 'dlq.consumer.group'), groupId);
+  t.truthy(header(message, 'dlq.original.offset'));
+});
+
+test('a transient failure is retried on the same message without committing its offset, then applied once', async (t) => {
+  const probeId = randomUUID();
+  closedGates.add(probeId);
+  const eventId = await publish(probeId);
+  await eventually(() => attempts.get(probeId) ?? 0, (n) => n >= 3);
+
+  // While it keeps failing, the group's committed offset stays at or before the message.
+  const record = await collectEvent(topic, eventId);
+  const admin = kafka.admin();
+  await admin.connect();
+  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  await admin.disconnect();
+  const committed = offsets!.partitions.find((p) => p.partition === record.partition)!;
+  t.true(BigInt(committed.offset) <= BigInt(record.message.offset), `committed ${committed.offset}, message at ${record.message.offset}`);
+  t.is(await applied(probeId), 0, 'every failed attempt was rolled back');
+
+  closedGates.delete(probeId);
+  await eventually(() => applied(probeId), (n) => n === 1);
+  t.deepEqual(outcomes.get(eventId), ['applied']);
+});
+
+test('an event whose handler fails permanently goes to the DLQ and leaves no trace in the database', async (t) => {
+  const probeId = randomUUID();
+  const eventId = await publish(probeId, 'poison');
+  t.deepEqual(await eventually(() => outcomes.get(eventId) ?? [], (o) => o.length > 0), ['dead-lettered']);
+  t.is(await applied(probeId), 0);
+  const { consumerDb } = await ready;
+  t.is((await consumerDb('processed_events').where({ consumer_group: groupId, event_id: eventId })).length, 0);
+
+  const { message } = await collectEvent(`${topic}.dlq`, eventId);
+  t.is(header(message, 'dlq.error.code'), 'PROBE_REJECTED');
+  t.is(header(message, 'eventType'), 'ProbeRecorded', 'the original headers are kept');
+});

@@ -1,0 +1,30 @@
+import test from 'ava';
+import { baseServiceSettings } from '../../src/index.js';
+
+const valid = {
+  service: { name: 'order', instanceId: 'order-1' },
+  http: { host: '127.0.0.1', port: 3001 },
+  db: { host: '127.0.0.1', port: 3307, user: 'order_svc', password: 'x', database: 'order_db', poolMax: 10 },
+  kafka: { brokers: '127.0.0.1:9092, 127.0.0.2:9092', groupId: 'order-service', partitionsConsumedConcurrently: 3, dedupeRetentionHours: 192 },
+  registry: { url: 'http://127.0.0.1:8081/apis/ccompat/v7' },
+  outbox: { deleteAfterInsert: true },
+};
+
+test('a complete configuration is read into typed settings; brokers may be a comma-separated string', (t) => {
+  const settings = baseServiceSettings.parse(valid);
+  t.deepEqual(settings.kafka.brokers, ['127.0.0.1:9092', '127.0.0.2:9092']);
+  t.is(settings.http.port, 3001);
+});
+
+test('a missing key fails the start and is named', (t) => {
+  const { registry: _registry, ...withoutRegistry } = valid;
+  const result = baseServiceSettings.safeParse(withoutRegistry);
+  t.false(result.success);
+  t.true(result.error!.issues.some((issue) => issue.path.join('.') === 'registry'));
+});
+
+test('a dedupe retention that does not outlive the topics\' 7-day retention is refused', (t) => {
+  const result = baseServiceSettings.safeParse({ ...valid, kafka: { ...valid.kafka, dedupeRetentionHours: 168 } });
+  t.false(result.success);
+  t.regex(result.error!.issues[0]!.message, /168 h retention/);
+});
