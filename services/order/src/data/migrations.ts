@@ -1,0 +1,58 @@
+import { timestamps, type Migration } from '@cdc-outbox-saga/platform';
+
+export const orderMigrations: Migration[] = [
+  {
+    name: '0200_orders',
+    async up(db) {
+      await db.schema.createTable('orders', (t) => {
+        t.string('id', 36).primary();
+        t.string('user_id', 36).notNullable();
+        t.enu('status', ['PENDING', 'COMPLETED']).notNullable();
+        t.bigInteger('amount').nullable();
+        timestamps(db, t);
+      });
+      await db.schema.createTable('order_lines', (t) => {
+        t.string('order_id', 36).notNullable().references('id').inTable('orders');
+        t.integer('line_no').notNullable();
+        t.string('product_id', 36).notNullable();
+        t.integer('quantity').notNullable();
+        t.primary(['order_id', 'line_no']);
+      });
+      await db.schema.createTable('payments', (t) => {
+        t.string('id', 36).primary();
+        t.string('order_id', 36).notNullable().unique().references('id').inTable('orders');
+        t.enu('status', ['PENDING', 'COMPLETED']).notNullable();
+        t.bigInteger('amount').nullable();
+        timestamps(db, t);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('payments');
+      await db.schema.dropTable('order_lines');
+      await db.schema.dropTable('orders');
+    },
+  },
+  {
+    name: '0201_sagas',
+    async up(db) {
+      // The outcome of every order, kept after a cancelled order's rows are deleted, and the
+      // Idempotency-Key that created it.
+      await db.schema.createTable('sagas', (t) => {
+        t.string('order_id', 36).primary();
+        t.string('user_id', 36).notNullable();
+        t.enu('status', ['PENDING', 'COMPLETED', 'CANCELLED']).notNullable();
+        t.string('reason', 50).nullable();
+        t.bigInteger('amount').nullable();
+        t.text('items').notNullable();
+        t.string('idempotency_key', 200).nullable().unique();
+        t.string('request_hash', 64).nullable();
+        timestamps(db, t);
+        t.specificType('finished_at', 'DATETIME(6)').nullable();
+        t.index(['status', 'created_at']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('sagas');
+    },
+  },
+];

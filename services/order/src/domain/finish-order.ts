@@ -1,0 +1,54 @@
+import type { OutboxWriter } from '@cdc-outbox-saga/platform';
+import type { Knex } from 'knex';
+import { deleteOrderAndRecordCancellation, lockSaga, markCompleted } from '../data/order-repository.js';
+
+export interface Finish {
+  orderId: string;
+  userId: string;
+  traceparent: string | null;
+}
+
+/**
+ * Step 4: order and payment COMPLETED, OrderCompleted published. Returns the saga's start time when
+ * it was PENDING (so the outcome is new), or undefined when the saga had ended already.
+ */
+export async function completeOrder(
+  trx: Knex.Transaction,
+  outbox: OutboxWriter,
+  finish: Finish & { amount: number },
+): Promise<Date | undefined> {
+  const saga = await lockSaga(trx, finish.orderId);
+  if (saga?.status !== 'PENDING') return undefined;
+  await markCompleted(trx, finish.orderId, finish.amount);
+  await outbox.write(trx, {
+    type: 'OrderCompleted',
+    aggregateId: finish.orderId,
+    payload: { orderId: finish.orderId, userId: finish.userId, amount: finish.amount, occurredAt: Date.now() },
+    traceparent: finish.traceparent,
+  });
+  return saga.createdAt;
+}
+
+/** C1 / C3: delete order, lines and payment, record CANCELLED with the reason, publish OrderCancelled. */
+export async function cancelOrder(
+  trx: Knex.Transaction,
+  outbox: OutboxWriter,
+  finish: Finish & { reason: string; amount: number | null },
+): Promise<Date | undefined> {
+  const saga = await lockSaga(trx, finish.orderId);
+  if (saga?.status !== 'PENDING') return undefined;
+  await deleteOrderAndRecordCancellation(trx, finish.orderId, finish.reason, finish.amount);
+  await outbox.write(trx, {
+    type: 'OrderCancelled',
+    aggregateId: finish.orderId,
+    payload: {
+      orderId: finish.orderId,
+      userId: finish.userId,
+      reason: finish.reason,
+      amount: finish.amount,
+      occurredAt: Date.now(),
+    },
+    traceparent: finish.traceparent,
+  });
+  return saga.createdAt;
+}

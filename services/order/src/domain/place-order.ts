@@ -1,0 +1,69 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { AppError, type OutboxWriter } from '@cdc-outbox-saga/platform';
+import type { Knex } from 'knex';
+import { findByIdempotencyKey, insertOrder, type OrderLine, type OrderView } from '../data/order-repository.js';
+
+export interface PlaceOrder {
+  userId: string;
+  items: OrderLine[];
+  idempotencyKey?: string | undefined;
+  traceparent?: string | undefined;
+}
+
+const ER_DUP_ENTRY = 1062;
+
+/** A request's fingerprint: the same Idempotency-Key must come with the same order. */
+export function requestHash(order: Pick<PlaceOrder, 'userId' | 'items'>): string {
+  return createHash('sha256').update(JSON.stringify({ userId: order.userId, items: order.items })).digest('hex');
+}
+
+function replay(existing: { view: OrderView; requestHash: string | null }, hash: string): OrderView {
+  if (existing.requestHash !== hash) {
+    throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different order', { status: 422 });
+  }
+  return existing.view;
+}
+
+/**
+ * Saga step 1: the order, its lines, a PENDING payment, the PENDING saga record and OrderCreated,
+ * in one transaction. With an Idempotency-Key already used for the same order, the existing order is
+ * returned and nothing is written. `created` says which of the two happened.
+ */
+export async function placeOrder(
+  db: Knex,
+  outbox: OutboxWriter,
+  order: PlaceOrder,
+): Promise<{ view: OrderView; created: boolean }> {
+  const key = order.idempotencyKey ?? null;
+  const hash = key ? requestHash(order) : null;
+  if (key) {
+    const existing = await findByIdempotencyKey(db, key);
+    if (existing) return { view: replay(existing, hash!), created: false };
+  }
+  const id = randomUUID();
+  const createdAt = new Date();
+  try {
+    await db.transaction(async (trx) => {
+      await insertOrder(trx, { id, userId: order.userId, items: order.items, paymentId: randomUUID(), idempotencyKey: key, requestHash: hash });
+      await outbox.write(trx, {
+        type: 'OrderCreated',
+        aggregateId: id,
+        payload: { orderId: id, userId: order.userId, items: order.items, occurredAt: Date.now() },
+        traceparent: order.traceparent,
+      });
+    });
+  } catch (error) {
+    // The same key sent twice at once: the other request won the unique index; answer with its order.
+    if (key && (error as { errno?: number }).errno === ER_DUP_ENTRY) {
+      const existing = await findByIdempotencyKey(db, key);
+      if (existing) return { view: replay(existing, hash!), created: false };
+    }
+    throw error;
+  }
+  // What was just committed; no need to read it back.
+  const at = createdAt.toISOString();
+  return {
+    view: { id, status: 'PENDING', userId: order.userId, items: order.items, amount: null, createdAt: at, updatedAt: at },
+    created: true,
+  };
+}

@@ -1,0 +1,31 @@
+import type { EventHandler, OrderCreated, ServiceContext } from '@cdc-outbox-saga/platform';
+import { reserveStock } from '../domain/reserve-stock.js';
+
+/** OrderCreated → reserve stock → StockReserved or StockReservationFailed, in one transaction. */
+export function onOrderCreated({ outbox, logger }: ServiceContext): EventHandler {
+  return async (event, trx) => {
+    const order = event.payload as OrderCreated;
+    const decision = await reserveStock(trx, order);
+    if (!decision) {
+      logger.warn({ orderId: order.orderId, eventId: event.eventId }, 'stock already reserved for this order');
+      return;
+    }
+    const common = { orderId: order.orderId, userId: order.userId, occurredAt: Date.now() };
+    await outbox.write(
+      trx,
+      decision.reserved
+        ? {
+            type: 'StockReserved',
+            aggregateId: order.orderId,
+            payload: { ...common, amount: decision.amount, lines: decision.lines },
+            traceparent: event.traceparent,
+          }
+        : {
+            type: 'StockReservationFailed',
+            aggregateId: order.orderId,
+            payload: { ...common, reason: decision.reason, productId: decision.productId },
+            traceparent: event.traceparent,
+          },
+    );
+  };
+}

@@ -1,0 +1,33 @@
+import {
+  Topics,
+  packagePath,
+  baseServiceSettings,
+  loadServiceConfig,
+  startService,
+  type BaseServiceSettings,
+  type RunningService,
+} from '@cdc-outbox-saga/platform';
+import { productMigrations } from './data/migrations.js';
+import { onOrderCreated } from './events/order-created.js';
+import { onPointsDeductionFailed } from './events/points-deduction-failed.js';
+import { productRoutes } from './http/product-routes.js';
+
+export function loadSettings(): Promise<BaseServiceSettings> {
+  return loadServiceConfig(packagePath(import.meta.url, 'config'), baseServiceSettings);
+}
+
+/** The product service: saga step 2 (reserve stock) and compensation C2 (restock). */
+export function start(settings: BaseServiceSettings): Promise<RunningService> {
+  return startService({
+    settings,
+    migrations: productMigrations,
+    schemaDir: packagePath(import.meta.url, 'schemas'),
+    aggregateType: 'product',
+    topics: [Topics.order, Topics.user],
+    handlers: (context) => ({
+      OrderCreated: onOrderCreated(context),
+      PointsDeductionFailed: onPointsDeductionFailed(context),
+    }),
+    routes: productRoutes,
+  });
+}

@@ -1,0 +1,26 @@
+import type { EventHandler, ServiceContext, StockReserved } from '@cdc-outbox-saga/platform';
+import { deductPoints } from '../domain/deduct-points.js';
+
+/** StockReserved → deduct points → PointsDeducted or PointsDeductionFailed, in one transaction. */
+export function onStockReserved({ outbox, logger }: ServiceContext): EventHandler {
+  return async (event, trx) => {
+    const stock = event.payload as StockReserved;
+    const decision = await deductPoints(trx, stock);
+    if (!decision) {
+      logger.warn({ orderId: stock.orderId, eventId: event.eventId }, 'points already deducted for this order');
+      return;
+    }
+    const common = { orderId: stock.orderId, userId: stock.userId, amount: stock.amount, occurredAt: Date.now() };
+    await outbox.write(
+      trx,
+      decision.deducted
+        ? { type: 'PointsDeducted', aggregateId: stock.orderId, payload: common, traceparent: event.traceparent }
+        : {
+            type: 'PointsDeductionFailed',
+            aggregateId: stock.orderId,
+            payload: { ...common, reason: decision.reason },
+            traceparent: event.traceparent,
+          },
+    );
+  };
+}

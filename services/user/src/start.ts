@@ -1,0 +1,29 @@
+import {
+  Topics,
+  packagePath,
+  baseServiceSettings,
+  loadServiceConfig,
+  startService,
+  type BaseServiceSettings,
+  type RunningService,
+} from '@cdc-outbox-saga/platform';
+import { userMigrations } from './data/migrations.js';
+import { onStockReserved } from './events/stock-reserved.js';
+import { userRoutes } from './http/user-routes.js';
+
+export function loadSettings(): Promise<BaseServiceSettings> {
+  return loadServiceConfig(packagePath(import.meta.url, 'config'), baseServiceSettings);
+}
+
+/** The user service: saga step 3 (deduct points). */
+export function start(settings: BaseServiceSettings): Promise<RunningService> {
+  return startService({
+    settings,
+    migrations: userMigrations,
+    schemaDir: packagePath(import.meta.url, 'schemas'),
+    aggregateType: 'user',
+    topics: [Topics.product],
+    handlers: (context) => ({ StockReserved: onStockReserved(context) }),
+    routes: userRoutes,
+  });
+}
