@@ -1,0 +1,124 @@
+import test from 'ava';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { start, type GatewaySettings, type RunningGateway } from '../../src/start.js';
+
+// Real sockets on both sides: the gateway under test, and small upstream servers that behave as a
+// healthy, a silent or a crashing service instance would.
+async function upstream(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server }> {
+  const server = createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+const echo = (name: string) =>
+  upstream((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ name, url: req.url, requestId: req.headers['x-request-id'], traceparent: req.headers.traceparent }));
+  });
+
+/** A port nobody listens on: bind, note, close. */
+async function closedPort(): Promise<string> {
+  const { url, server } = await upstream(() => undefined);
+  await new Promise((resolve) => server.close(resolve));
+  return url;
+}
+
+async function gatewayFor(routes: GatewaySettings['routes'], timeoutMs = 2000): Promise<RunningGateway> {
+  return start({
+    service: { name: 'gateway', instanceId: 'gateway-test' },
+    http: { host: '127.0.0.1', port: 0 },
+    upstream: { timeoutMs, retryDownAfterMs: 60_000 },
+    routes,
+  });
+}
+
+const json = async (response: Response): Promise<any> => response.json();
+
+const servers: Server[] = [];
+const gateways: RunningGateway[] = [];
+test.after.always(async () => {
+  await Promise.all(gateways.map((g) => g.stop()));
+  for (const server of servers) {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+async function setup(routes: GatewaySettings['routes'], timeoutMs?: number) {
+  const gateway = await gatewayFor(routes, timeoutMs);
+  gateways.push(gateway);
+  return gateway;
+}
+
+test('requests are routed by prefix, with /api cut off, round robin over the instances', async (t) => {
+  const a = await echo('a');
+  const b = await echo('b');
+  servers.push(a.server, b.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [a.url, b.url] }]);
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(await json(await fetch(`${gateway.url}/api/orders/42?x=1`)));
+  t.deepEqual(answers.map((x) => x.name), ['a', 'b', 'a', 'b']);
+  t.is(answers[0].url, '/orders/42?x=1');
+});
+
+test('the client request id is passed on and echoed; without one the gateway makes one; traceparent keeps its trace', async (t) => {
+  const a = await echo('a');
+  servers.push(a.server);
+  const gateway = await setup([{ prefix: '/api/users', service: 'user', rewrite: '/users', targets: [a.url] }]);
+  const traceparent = `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`;
+  const given = await fetch(`${gateway.url}/api/users`, { headers: { 'x-request-id': 'req-123', traceparent } });
+  t.is(given.headers.get('x-request-id'), 'req-123');
+  const body = await json(given);
+  t.is(body.requestId, 'req-123');
+  t.is(body.traceparent.split('-')[1], 'c'.repeat(32));
+  t.not(body.traceparent.split('-')[2], 'd'.repeat(16), 'a new span for the next hop');
+
+  const fresh = await fetch(`${gateway.url}/api/users`);
+  t.regex(fresh.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+  t.is((await json(fresh)).requestId, fresh.headers.get('x-request-id'));
+});
+
+test('no reachable instance is a JSON 503, and a refusing instance is skipped for the next requests', async (t) => {
+  const alive = await echo('alive');
+  servers.push(alive.server);
+  const dead = await closedPort();
+  const gateway = await setup([{ prefix: '/api/products', service: 'product', rewrite: '/products', targets: [dead, alive.url] }]);
+  const first = await fetch(`${gateway.url}/api/products`);
+  t.is(first.status, 503);
+  t.like(await first.json(), { error: { code: 'SERVICE_UNAVAILABLE' } });
+  for (let i = 0; i < 3; i++) t.is((await json(await fetch(`${gateway.url}/api/products`))).name, 'alive');
+
+  const none = await setup([{ prefix: '/api/products', service: 'product', rewrite: '/products', targets: [dead] }]);
+  await fetch(`${none.url}/api/products`);
+  const again = await fetch(`${none.url}/api/products`);
+  t.is(again.status, 503, 'every instance down');
+  t.like(await again.json(), { error: { code: 'SERVICE_UNAVAILABLE' } });
+});
+
+test('an instance that does not answer in time is a JSON 504', async (t) => {
+  const silent = await upstream(() => undefined);
+  servers.push(silent.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [silent.url] }], 300);
+  const answer = await fetch(`${gateway.url}/api/orders`);
+  t.is(answer.status, 504);
+  t.like(await answer.json(), { error: { code: 'GATEWAY_TIMEOUT' } });
+});
+
+test('an instance that drops the connection mid-request is a JSON 502', async (t) => {
+  const crashing = await upstream((req) => req.socket.destroy());
+  servers.push(crashing.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [crashing.url] }]);
+  const answer = await fetch(`${gateway.url}/api/orders`);
+  t.is(answer.status, 502);
+  t.like(await answer.json(), { error: { code: 'BAD_GATEWAY' } });
+});
+
+test('a path outside every route is a JSON 404', async (t) => {
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: ['http://127.0.0.1:9'] }]);
+  const answer = await fetch(`${gateway.url}/nowhere`);
+  t.is(answer.status, 404);
+  t.like(await answer.json(), { error: { code: 'NOT_FOUND' } });
+});
