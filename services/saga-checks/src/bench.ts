@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel } from 'kafkajs';
+import { audit } from './audit.js';
+import { closeDatabases, openDatabases } from './databases.js';
+
+/**
+ * npm run bench [-- --phases latency,throughput --latency-rate 20 --latency-seconds 30
+ *                   --throughput-rate 300 --throughput-seconds 60 --concurrency 400 --warmup-seconds 5]
+ *
+ * Places orders through the gateway at a fixed rate (open loop, bounded by --concurrency), each with
+ * `Prefer: wait=30`, and measures POST to final state. Meanwhile it reads the three topics itself and
+ * times every event from its outbox write (the payload's occurredAt) to its receipt: one CDC hop. In the
+ * same run it measures the floors below the saga: one durable MariaDB transaction and a kafkajs
+ * produce -> consume round trip on the same broker. Figures go to stdout and bench-results/*.json.
+ */
+const { values: args } = parseArgs({
+  options: {
+    phases: { type: 'string', default: 'latency,throughput' },
+    'latency-rate': { type: 'string', default: '20' },
+    'latency-seconds': { type: 'string', default: '30' },
+    'throughput-rate': { type: 'string', default: '300' },
+    'throughput-seconds': { type: 'string', default: '60' },
+    concurrency: { type: 'string', default: '400' },
+    products: { type: 'string', default: '50' },
+    users: { type: 'string', default: '200' },
+    'warmup-seconds': { type: 'string', default: '5' },
+    out: { type: 'string', default: resolve(process.cwd(), '../../bench-results') },
+  },
+});
+
+const gateway = (process.env.GATEWAY_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
+const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+
+function percentiles(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN);
+  const round = (v: number) => Math.round(v * 10) / 10;
+  return { count: sorted.length, p50: round(at(50)), p95: round(at(95)), p99: round(at(99)), max: round(sorted.at(-1) ?? NaN) };
+}
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${gateway}/api${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
+  return { status: response.status, body: (await response.json()) as { id: string; status: string; reason?: string } };
+}
+
+/** Users rich enough and products stocked enough that every bench order completes. */
+async function fixtures(users: number, products: number) {
+  const userIds: string[] = [];
+  const productIds: string[] = [];
+  for (let i = 0; i < users; i++) userIds.push((await post('/users', { name: `bench-user-${i}`, points: 1_000_000_000 })).body.id);
+  for (let i = 0; i < products; i++) {
+    productIds.push((await post('/products', { name: `bench-product-${i}`, price: 1, stock: 1_000_000_000 })).body.id);
+  }
+  return { userIds, productIds };
+}
+
+interface PhaseResult {
+  phase: string;
+  offeredRate: number;
+  seconds: number;
+  placed: number;
+  completed: number;
+  cancelled: number;
+  pendingOrFailed: number;
+  throughputPerSecond: number;
+  endToEndMs: ReturnType<typeof percentiles>;
+  generatorFellBehind: number;
+}
+
+async function phase(name: string, rate: number, seconds: number, concurrency: number, ids: { userIds: string[]; productIds: string[] }): Promise<PhaseResult> {
+  const total = Math.round(rate * seconds);
+  const latencies: number[] = [];
+  let completed = 0;
+  let cancelled = 0;
+  let other = 0;
+  let inFlight = 0;
+  let behind = 0;
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  console.log(`▶ ${name}: ${total} orders at ${rate}/s for ${seconds}s (at most ${concurrency} in flight)`);
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    while (inFlight >= concurrency) {
+      behind++;
+      await sleep(1);
+    }
+    inFlight++;
+    const userId = ids.userIds[i % ids.userIds.length]!;
+    const productId = ids.productIds[(i * 7) % ids.productIds.length]!;
+    const sent = performance.now();
+    pending.push(
+      post('/orders', { userId, items: [{ productId, quantity: 1 }] }, { prefer: 'wait=30', 'idempotency-key': randomUUID() })
+        .then(({ body }) => {
+          if (body.status === 'COMPLETED') {
+            completed++;
+            latencies.push(performance.now() - sent);
+          } else if (body.status === 'CANCELLED') cancelled++;
+          else other++;
+        })
+        .catch(() => {
+          other++;
+        })
+        .finally(() => {
+          inFlight--;
+        }),
+    );
+  }
+  await Promise.all(pending);
+  const elapsed = (performance.now() - started) / 1000;
+  const result: PhaseResult = {
+    phase: name,
+    offeredRate: rate,
+    seconds: Math.round(elapsed * 10) / 10,
+    placed: total,
+    completed,
+    cancelled,
+    pendingOrFailed: other,
+    throughputPerSecond: Math.round((completed / elapsed) * 10) / 10,
+    endToEndMs: percentiles(latencies),
+    generatorFellBehind: behind,
+  };
+  console.log(`✓ ${name}: ${JSON.stringify(result)}`);
+  return result;
+}
+
+/** Reads the saga topics from their current end and records, per event, receipt minus occurredAt. */
+async function hopRecorder(kafka: Kafka) {
+  const registry = new SchemaRegistry({ host: registryUrl });
+  const hops: number[] = [];
+  const consumer = kafka.consumer({ groupId: `bench-hops-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: ['order.events', 'product.events', 'user.events'], fromBeginning: false });
+  let recording = false;
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    joined = true;
+  });
+  await consumer.run({
+    partitionsConsumedConcurrently: 9,
+    eachMessage: async ({ message }) => {
+      const receivedAt = Date.now();
+      if (!recording || !message.value) return;
+      const payload = (await registry.decode(message.value)) as { occurredAt?: number };
+      if (typeof payload.occurredAt === 'number') hops.push(receivedAt - payload.occurredAt);
+    },
+  });
+  while (!joined) await sleep(50);
+  return {
+    start: () => {
+      hops.length = 0;
+      recording = true;
+    },
+    take: () => {
+      recording = false;
+      return percentiles(hops);
+    },
+    stop: () => consumer.disconnect(),
+  };
+}
+
+/** Floor 1: a transaction inserting one row, committed durably (sync_binlog=1, flush at commit). */
+async function databaseFloor(samples = 300) {
+  const dbs = openDatabases();
+  const table = `bench_floor_${randomUUID().slice(0, 8)}`;
+  try {
+    await dbs.order.schema.createTable(table, (t) => {
+      t.string('id', 36).primary();
+      t.binary('payload', 200);
+    });
+    const times: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const start = performance.now();
+      await dbs.order.transaction((trx) => trx(table).insert({ id: randomUUID(), payload: Buffer.alloc(100) }));
+      times.push(performance.now() - start);
+    }
+    return percentiles(times);
+  } finally {
+    await dbs.order.schema.dropTableIfExists(table);
+    await closeDatabases(dbs);
+  }
+}
+
+/** Floor 2: kafkajs produce (acks=all) -> consume on the same broker, one message at a time. */
+async function kafkaFloor(kafka: Kafka, samples = 300) {
+  const topic = `bench-rtt-${randomUUID().slice(0, 8)}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  const producer = kafka.producer();
+  const consumer = kafka.consumer({ groupId: `bench-rtt-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const arrivals = new Map<string, () => void>();
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    joined = true;
+  });
+  await consumer.run({ eachMessage: async ({ message }) => arrivals.get(message.key!.toString())?.() });
+  while (!joined) await sleep(50);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const key = String(i);
+      const arrived = new Promise<void>((resolveArrival) => arrivals.set(key, resolveArrival));
+      const start = performance.now();
+      await producer.send({ topic, acks: -1, messages: [{ key, value: 'x' }] });
+      await arrived;
+      times.push(performance.now() - start);
+    }
+  } finally {
+    await producer.disconnect();
+    await consumer.disconnect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+  return percentiles(times.slice(10)); // the first few include connection set-up
+}
+
+const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING });
+const phases = args.phases.split(',').map((p) => p.trim());
+const concurrency = Number(args.concurrency);
+console.log('▶ fixtures (users with plenty of points, products with plenty of stock)');
+const ids = await fixtures(Number(args.users), Number(args.products));
+const floors = { mysqlDurableTxMs: await databaseFloor(), kafkaRoundTripMs: await kafkaFloor(kafka) };
+console.log(`✓ floors: ${JSON.stringify(floors)}`);
+const hops = await hopRecorder(kafka);
+const results: Array<PhaseResult & { cdcHopMs: ReturnType<typeof percentiles> }> = [];
+for (const name of phases) {
+  const rate = Number(name === 'latency' ? args['latency-rate'] : args['throughput-rate']);
+  const seconds = Number(name === 'latency' ? args['latency-seconds'] : args['throughput-seconds']);
+  // JIT, connection pools and consumer fetch sessions warm up at the phase's own rate first; not counted.
+  if (Number(args['warmup-seconds']) > 0) await phase(`${name} warm-up`, rate, Number(args['warmup-seconds']), concurrency, ids);
+  hops.start();
+  const result = await phase(name, rate, seconds, concurrency, ids);
+  await sleep(1000);
+  results.push({ ...result, cdcHopMs: hops.take() });
+  console.log(`  cdc hop (outbox write -> receipt) ms: ${JSON.stringify(results.at(-1)!.cdcHopMs)}`);
+}
+await hops.stop();
+
+const dbs = openDatabases();
+const findings = await audit(dbs, { productIds: ids.productIds, userIds: ids.userIds, pendingGraceSeconds: 30 });
+await closeDatabases(dbs);
+
+const report = {
+  at: new Date().toISOString(),
+  machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+  floors,
+  phases: results,
+  targets: {
+    latency: 'at 20 orders/s: end-to-end p50 <= 100 ms, p99 <= 300 ms; per-hop CDC p50 <= 20 ms',
+    throughput: '>= 300 completed orders/s for 60 s with p99 <= 1 s',
+  },
+  auditFindings: findings.length,
+};
+mkdirSync(args.out, { recursive: true });
+const file = join(args.out, `bench-${report.at.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify(report, null, 2));
+console.log('\nsummary');
+for (const r of results) {
+  console.log(
+    `  ${r.phase.padEnd(10)} offered ${r.offeredRate}/s  completed ${r.throughputPerSecond}/s  e2e p50 ${r.endToEndMs.p50} ms  p95 ${r.endToEndMs.p95} ms  p99 ${r.endToEndMs.p99} ms  cdc hop p50 ${r.cdcHopMs.p50} ms p99 ${r.cdcHopMs.p99} ms  (not completed: ${r.cancelled + r.pendingOrFailed})`,
+  );
+}
+console.log(`  floors     durable MariaDB tx p50 ${floors.mysqlDurableTxMs.p50} ms  kafkajs produce->consume p50 ${floors.kafkaRoundTripMs.p50} ms`);
+console.log(`  audit      ${findings.length === 0 ? 'clean' : `${findings.length} finding(s)`}`);
+console.log(`written to ${file}`);
+process.exit(findings.length === 0 ? 0 : 1);
