@@ -88,9 +88,16 @@ function writeServerProperties(): void {
   );
 }
 
-/** Kafka's cluster id format: 16 random bytes, base64url without padding. */
-function clusterId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * Kafka's cluster id format: 16 random bytes, base64url without padding. Like Kafka's own Uuid.randomUuid(), an id
+ * that starts with '-' is drawn again: kafka-storage's argument parser takes `--cluster-id -xyz…` for an option and
+ * fails (1 start in 64 did, before this).
+ */
+export function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function classpath(): string {
