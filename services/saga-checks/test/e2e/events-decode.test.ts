@@ -4,6 +4,7 @@ import avro from 'avsc';
 import { Kafka, logLevel } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { createProduct, createUser, placeOrder } from '../helpers/api.js';
+import { readWithConfluentPython } from '../helpers/confluent-python.js';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
@@ -14,7 +15,7 @@ const expectedTypes = {
   'user.events': ['PointsDeducted', 'PointsDeductionFailed'],
 };
 
-test('every event on the three topics decodes with a Confluent Avro deserializer given only the registry URL', async (t) => {
+test('every event on the three topics decodes with Confluent\'s Avro deserializer given only the registry URL', async (t) => {
   // Make sure every event type has happened at least once.
   const userId = await createUser(10);
   const productId = await createProduct(6, 1);
@@ -27,17 +28,20 @@ test('every event on the three topics decodes with a Confluent Avro deserializer
   const admin = kafka.admin();
   await admin.connect();
   const ends = new Map<string, Map<number, bigint>>();
+  const highs = new Map<string, Map<number, number>>();
   for (const topic of Object.keys(expectedTypes)) {
     const offsets = await admin.fetchTopicOffsets(topic);
     ends.set(topic, new Map(offsets.map((o) => [o.partition, BigInt(o.high)])));
+    highs.set(topic, new Map(offsets.map((o) => [o.partition, Number(o.high)])));
   }
   await admin.disconnect();
 
-  // Two independent readers: the registry client every kafkajs team uses, and plain avsc with the
-  // schema fetched by id from GET /schemas/ids/{id}, as any Confluent-compatible deserializer does.
+  // Three independent readers: Confluent's own deserializer (its Python client, below), the registry client
+  // every kafkajs team uses, and plain avsc with the schema fetched by id from GET /schemas/ids/{id}.
   const registry = new SchemaRegistry({ host: registryUrl });
   const schemas = new Map<number, avro.Type>();
   const seenTypes = new Map<string, Set<string>>();
+  const byKafkajs = new Map<string, unknown>();
   let decoded = 0;
   const consumer = kafka.consumer({ groupId: `decode-check-${randomUUID()}` });
   await consumer.connect();
@@ -59,6 +63,8 @@ test('every event on the three topics decodes with a Confluent Avro deserializer
           const viaRegistry = await registry.decode(value);
           const viaAvsc = schemas.get(id)!.fromBuffer(value.subarray(5));
           t.deepEqual({ ...viaAvsc }, { ...viaRegistry });
+          // As plain JSON: avsc hands back nested records as instances of generated classes.
+          byKafkajs.set(`${topic}/${partition}/${message.offset}`, JSON.parse(JSON.stringify(viaRegistry)));
           const type = message.headers?.eventType?.toString() ?? '';
           t.is((schemas.get(id) as avro.types.RecordType).name?.split('.').pop(), type);
           seenTypes.set(topic, (seenTypes.get(topic) ?? new Set()).add(type));
@@ -78,6 +84,17 @@ test('every event on the three topics decodes with a Confluent Avro deserializer
   });
   await consumer.disconnect();
   t.true(decoded > 0);
+
+  const confluentEnds = Object.fromEntries(
+    [...ends.keys()].map((topic) => [topic, Object.fromEntries(highs.get(topic)!)]),
+  );
+  const byConfluent = await readWithConfluentPython(brokers.join(','), registryUrl, confluentEnds);
+  t.is(byConfluent.length, decoded, 'Confluent\'s deserializer read as many events as kafkajs');
+  for (const record of byConfluent) {
+    const where = `${record.topic}/${record.partition}/${record.offset}`;
+    t.is(record.schema.split('.').pop(), record.eventType ?? undefined, where);
+    t.deepEqual(record.value, byKafkajs.get(where), where);
+  }
   for (const [topic, types] of Object.entries(expectedTypes)) {
     t.deepEqual([...(seenTypes.get(topic) ?? [])].sort(), [...types].sort(), topic);
   }
