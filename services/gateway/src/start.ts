@@ -22,7 +22,12 @@ const targetList = z
 
 export const gatewaySettings = z.object({
   service: z.object({ name: z.string(), instanceId: z.string() }),
-  http: z.object({ host: z.string(), port: z.coerce.number().int().min(0).max(65535) }),
+  http: z.object({
+    host: z.string(),
+    port: z.coerce.number().int().min(0).max(65535),
+    /** Bodies are read whole before proxying (so a refused connection can be retried); larger ones get 413. */
+    maxBodyBytes: z.coerce.number().int().positive(),
+  }),
   upstream: z.object({
     timeoutMs: z.coerce.number().int().positive(),
     retryDownAfterMs: z.coerce.number().int().min(0),
@@ -53,6 +58,29 @@ function sendError(res: ServerResponse | Socket, status: number, code: string, m
   res.end(JSON.stringify({ error: { code, message } }));
 }
 
+/** body-parser's errors while the gateway reads a body, as the services would answer them. */
+function bodyError(error: { type?: string; message: string }, maxBodyBytes: number): [number, string, string] {
+  switch (error.type) {
+    case 'entity.too.large':
+      return [413, 'BODY_TOO_LARGE', `the request body is larger than ${maxBodyBytes} bytes`];
+    case 'encoding.unsupported':
+      return [415, 'UNSUPPORTED_ENCODING', error.message];
+    case 'request.aborted':
+      return [400, 'REQUEST_ABORTED', 'the client aborted the request'];
+    default:
+      return [400, 'BAD_REQUEST', error.message];
+  }
+}
+
+/** What the gateway remembers of a request while it is being proxied. */
+interface Attempt {
+  target: string;
+  sentAt: number;
+  /** The path after Express cut the route prefix, before the proxy rewrote it. */
+  path: string;
+  tried: Set<string>;
+}
+
 export interface RunningGateway {
   url: string;
   stop(): Promise<void>;
@@ -62,7 +90,8 @@ export interface RunningGateway {
  * The gateway: `/api/<resource>` goes to the resource's service with the `/api` prefix taken off,
  * round robin over its instances. It adds `X-Request-Id` and `traceparent` when the client sent none,
  * and answers JSON 503 (no instance reachable), 502 (the instance failed mid-request) or 504 (no answer
- * in time). Bodies are streamed, not parsed: each service validates its own.
+ * in time). A request refused by one instance goes to the next (it never reached the first). Bodies are
+ * read whole but not parsed: each service validates its own.
  */
 export async function start(settings: GatewaySettings): Promise<RunningGateway> {
   const logger = createLogger('gateway').child({ instance: settings.service.instanceId });
@@ -84,10 +113,58 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  // Whole bodies, any content type, gzip undone: a request whose connection was refused never reached
+  // its instance, and is sent again to the next one from this copy.
+  app.use(express.raw({ type: () => true, limit: settings.http.maxBodyBytes }));
 
   for (const route of settings.routes) {
     const balancer = new RoundRobin(route.targets, settings.upstream.retryDownAfterMs);
-    const chosen = new WeakMap<IncomingMessage, { target: string; sentAt: number }>();
+    const attempts = new WeakMap<IncomingMessage, Attempt>();
+    const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
+      router: (req) => attempts.get(req)!.target,
+      // Mounted under the prefix, Express has already cut it off: /api/orders/42 arrives as /42.
+      pathRewrite: (path) => `${route.rewrite}${path === '/' ? '' : path}`,
+      // Only the upstream side times out; the client's socket is the client's business.
+      proxyTimeout: settings.upstream.timeoutMs,
+      xfwd: true,
+      on: {
+        proxyReq: (proxyReq, req) => {
+          const body = (req as IncomingMessage & { body?: unknown }).body;
+          if (!Buffer.isBuffer(body)) return;
+          // The body as read (gzip already undone), with headers that say so.
+          proxyReq.removeHeader('content-encoding');
+          proxyReq.removeHeader('transfer-encoding');
+          proxyReq.setHeader('content-length', body.length);
+          proxyReq.write(body);
+        },
+        error: (error, req, res) => {
+          const code = (error as NodeJS.ErrnoException).code;
+          const attempt = attempts.get(req);
+          logger.warn({ code, target: attempt?.target, path: req.url, requestId: req.headers[REQUEST_ID_HEADER] }, 'upstream failed');
+          if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH') {
+            if (attempt) {
+              balancer.markDown(attempt.target);
+              // Refused: the instance never saw the request, so another one may take it, whatever the method.
+              const next = balancer.pick();
+              if (next && !attempt.tried.has(next) && 'setHeader' in res && !res.headersSent) {
+                attempt.tried.add(next);
+                attempt.target = next;
+                attempt.sentAt = Date.now();
+                req.url = attempt.path;
+                void proxy(req, res);
+                return;
+              }
+            }
+            sendError(res, 503, 'SERVICE_UNAVAILABLE', `the ${route.service} service is not reachable`);
+          } else if (attempt && Date.now() - attempt.sentAt >= settings.upstream.timeoutMs) {
+            // http-proxy aborts the upstream request when proxyTimeout passes; the error says only "socket hang up".
+            sendError(res, 504, 'GATEWAY_TIMEOUT', `the ${route.service} service did not answer within ${settings.upstream.timeoutMs} ms`);
+          } else {
+            sendError(res, 502, 'BAD_GATEWAY', `the ${route.service} service failed to answer`);
+          }
+        },
+      },
+    });
     app.use(
       route.prefix,
       (req, res, next) => {
@@ -96,37 +173,18 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
           sendError(res, 503, 'SERVICE_UNAVAILABLE', `no instance of the ${route.service} service is reachable`);
           return;
         }
-        chosen.set(req, { target, sentAt: Date.now() });
+        attempts.set(req, { target, sentAt: Date.now(), path: req.url, tried: new Set([target]) });
         next();
       },
-      createProxyMiddleware<IncomingMessage, ServerResponse>({
-        router: (req) => chosen.get(req)!.target,
-        // Mounted under the prefix, Express has already cut it off: /api/orders/42 arrives as /42.
-        pathRewrite: (path) => `${route.rewrite}${path === '/' ? '' : path}`,
-        // Only the upstream side times out; the client's socket is the client's business.
-        proxyTimeout: settings.upstream.timeoutMs,
-        xfwd: true,
-        on: {
-          error: (error, req, res) => {
-            const code = (error as NodeJS.ErrnoException).code;
-            const sent = chosen.get(req);
-            logger.warn({ code, target: sent?.target, path: req.url, requestId: req.headers[REQUEST_ID_HEADER] }, 'upstream failed');
-            if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH') {
-              if (sent) balancer.markDown(sent.target);
-              sendError(res, 503, 'SERVICE_UNAVAILABLE', `the ${route.service} service is not reachable`);
-            } else if (sent && Date.now() - sent.sentAt >= settings.upstream.timeoutMs) {
-              // http-proxy aborts the upstream request when proxyTimeout passes; the error says only "socket hang up".
-              sendError(res, 504, 'GATEWAY_TIMEOUT', `the ${route.service} service did not answer within ${settings.upstream.timeoutMs} ms`);
-            } else {
-              sendError(res, 502, 'BAD_GATEWAY', `the ${route.service} service failed to answer`);
-            }
-          },
-        },
-      }),
+      proxy,
     );
   }
   app.use((req, res) => {
     sendError(res, 404, 'NOT_FOUND', `no route for ${req.method} ${req.path}`);
+  });
+  app.use((error: { type?: string; message: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const [status, code, message] = bodyError(error, settings.http.maxBodyBytes);
+    sendError(res, status, code, message);
   });
 
   const server = app.listen(settings.http.port, settings.http.host);

@@ -2,6 +2,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { start, type GatewaySettings, type RunningGateway } from '../../src/start.js';
 
 // Real sockets on both sides: the gateway under test, and small upstream servers that behave as a
@@ -14,9 +15,22 @@ async function upstream(handler: Parameters<typeof createServer>[1]): Promise<{ 
 }
 
 const echo = (name: string) =>
-  upstream((req, res) => {
+  upstream(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ name, url: req.url, requestId: req.headers['x-request-id'], traceparent: req.headers.traceparent }));
+    res.end(
+      JSON.stringify({
+        name,
+        method: req.method,
+        url: req.url,
+        requestId: req.headers['x-request-id'],
+        traceparent: req.headers.traceparent,
+        body: Buffer.concat(chunks).toString(),
+        contentLength: req.headers['content-length'],
+        contentEncoding: req.headers['content-encoding'],
+      }),
+    );
   });
 
 /** A port nobody listens on: bind, note, close. */
@@ -29,7 +43,7 @@ async function closedPort(): Promise<string> {
 async function gatewayFor(routes: GatewaySettings['routes'], timeoutMs = 2000): Promise<RunningGateway> {
   return start({
     service: { name: 'gateway', instanceId: 'gateway-test' },
-    http: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1024 },
     upstream: { timeoutMs, retryDownAfterMs: 60_000 },
     routes,
   });
@@ -81,21 +95,67 @@ test('the client request id is passed on and echoed; without one the gateway mak
   t.is((await json(fresh)).requestId, fresh.headers.get('x-request-id'));
 });
 
-test('no reachable instance is a JSON 503, and a refusing instance is skipped for the next requests', async (t) => {
+test('a refused request goes to the next instance, body and all; the refusing one is skipped for a while', async (t) => {
   const alive = await echo('alive');
   servers.push(alive.server);
-  const dead = await closedPort();
-  const gateway = await setup([{ prefix: '/api/products', service: 'product', rewrite: '/products', targets: [dead, alive.url] }]);
-  const first = await fetch(`${gateway.url}/api/products`);
-  t.is(first.status, 503);
-  t.like(await first.json(), { error: { code: 'SERVICE_UNAVAILABLE' } });
-  for (let i = 0; i < 3; i++) t.is((await json(await fetch(`${gateway.url}/api/products`))).name, 'alive');
+  const [dead1, dead2] = [await closedPort(), await closedPort()];
+  const gateway = await setup([
+    { prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [dead1, dead2, alive.url] },
+  ]);
+  // Neither dead instance ever saw the POST, so it is safe to send it on, whatever the method.
+  const body = JSON.stringify({ userId: 'u', items: [{ productId: 'p', quantity: 2 }] });
+  const first = await fetch(`${gateway.url}/api/orders/7`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': 'k-1' },
+    body,
+  });
+  t.is(first.status, 200);
+  t.like(await json(first), { name: 'alive', method: 'POST', url: '/orders/7', body, contentLength: String(body.length) });
+  for (let i = 0; i < 3; i++) t.is((await json(await fetch(`${gateway.url}/api/orders`))).name, 'alive');
+});
 
-  const none = await setup([{ prefix: '/api/products', service: 'product', rewrite: '/products', targets: [dead] }]);
-  await fetch(`${none.url}/api/products`);
-  const again = await fetch(`${none.url}/api/products`);
-  t.is(again.status, 503, 'every instance down');
-  t.like(await again.json(), { error: { code: 'SERVICE_UNAVAILABLE' } });
+test('every instance refusing is a JSON 503', async (t) => {
+  const gateway = await setup([
+    { prefix: '/api/products', service: 'product', rewrite: '/products', targets: [await closedPort(), await closedPort()] },
+  ]);
+  for (const expected of ['the product service is not reachable', 'no instance of the product service is reachable']) {
+    const answer = await fetch(`${gateway.url}/api/products`);
+    t.is(answer.status, 503);
+    t.like(await answer.json(), { error: { code: 'SERVICE_UNAVAILABLE', message: expected } });
+  }
+});
+
+test('a gzip body is passed on decoded, with headers that say so', async (t) => {
+  const a = await echo('a');
+  servers.push(a.server);
+  const gateway = await setup([{ prefix: '/api/users', service: 'user', rewrite: '/users', targets: [a.url] }]);
+  const body = JSON.stringify({ name: 'Ada', points: 40 });
+  const answer = await json(
+    await fetch(`${gateway.url}/api/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(body),
+    }),
+  );
+  t.like(answer, { body, contentLength: String(body.length), contentEncoding: undefined });
+});
+
+test('a body over the gateway limit is a JSON 413 and never reaches a service', async (t) => {
+  let reached = 0;
+  const counting = await upstream((_req, res) => {
+    reached++;
+    res.end('{}');
+  });
+  servers.push(counting.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [counting.url] }]);
+  const answer = await fetch(`${gateway.url}/api/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ padding: 'x'.repeat(2048) }),
+  });
+  t.is(answer.status, 413);
+  t.like(await answer.json(), { error: { code: 'BODY_TOO_LARGE' } });
+  t.is(reached, 0);
 });
 
 test('an instance that does not answer in time is a JSON 504', async (t) => {
