@@ -36,7 +36,10 @@ function isRunning(status: ConnectorStatus): boolean {
 /**
  * Registers every connector in connectors/ with PUT /connectors/<name>/config (creates or updates, so
  * running it again changes nothing), then waits until each connector and all its tasks are RUNNING.
- * A FAILED connector or task fails at once, with Connect's stack trace.
+ *
+ * A FAILED connector or task is restarted (its failed parts only), up to twice: the state may be stale,
+ * read back from Connect's status topic after a run that lost its database, or the failure transient. A
+ * third failure ends the wait with Connect's stack trace.
  */
 export async function registerConnectors(connectUrl: string, timeoutMs = 90_000): Promise<void> {
   const files = connectorFiles();
@@ -48,6 +51,7 @@ export async function registerConnectors(connectUrl: string, timeoutMs = 90_000)
   }
   const deadline = Date.now() + timeoutMs;
   for (const { name } of files) {
+    let restarts = 0;
     for (;;) {
       let status: ConnectorStatus | undefined;
       try {
@@ -57,11 +61,24 @@ export async function registerConnectors(connectUrl: string, timeoutMs = 90_000)
       }
       if (status && isRunning(status)) break;
       const failed = status && [status.connector, ...status.tasks].find((s) => s.state === 'FAILED');
-      if (failed) throw new Error(`connector ${name} FAILED:\n${failed.trace ?? '(no trace)'}`);
+      if (failed && restarts >= 2) throw new Error(`connector ${name} FAILED:\n${failed.trace ?? '(no trace)'}`);
+      if (failed) {
+        restarts++;
+        console.log(`  … connector ${name} is FAILED (${firstLine(failed.trace)}); restarting it (${restarts}/2)`);
+        await httpJson(`${connectUrl}/connectors/${encodeURIComponent(name)}/restart?includeTasks=true&onlyFailed=true`, {
+          method: 'POST',
+        });
+        await sleep(1000);
+        continue;
+      }
       if (Date.now() > deadline) {
         throw new Error(`connector ${name} not RUNNING after ${timeoutMs / 1000}s: ${JSON.stringify(status)}`);
       }
       await sleep(250);
     }
   }
+}
+
+function firstLine(trace: string | undefined): string {
+  return (trace ?? 'no trace').split('\n')[0]!.slice(0, 200);
 }

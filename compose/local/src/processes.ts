@@ -40,8 +40,22 @@ function readRecord(name: string): PidRecord | undefined {
   const [pidText, owner = ''] = readFileSync(file, 'utf8').trim().split(/\s+/);
   const pid = Number(pidText);
   if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return { pid, owner };
-  rmSync(file, { force: true });
+  forgetPid(name, pid);
   return undefined;
+}
+
+/**
+ * Removes a component's pid file if it still names `pid`: by the time a stopped process is gone, another
+ * session may already have started the component again and written its own pid there.
+ */
+function forgetPid(name: string, pid: number): void {
+  const file = pidFile(name);
+  try {
+    if (Number(readFileSync(file, 'utf8').trim().split(/\s+/)[0]) !== pid) return;
+  } catch {
+    return; // already gone
+  }
+  rmSync(file, { force: true });
 }
 
 /** The pid recorded for a component, if that process still runs. Stale pid files are removed. */
@@ -110,7 +124,7 @@ export async function terminate(name: string, options: { graceMs?: number; owner
   while (isAlive(pid) && Date.now() < deadline) await sleep(200);
   if (isAlive(pid)) signalGroup('SIGKILL');
   while (isAlive(pid)) await sleep(100);
-  rmSync(pidFile(name), { force: true });
+  forgetPid(name, pid);
   return true;
 }
 
@@ -120,4 +134,34 @@ export function logTail(name: string, lines = 40): string {
   if (!existsSync(file)) return '(no log file)';
   const all = readFileSync(file, 'utf8').split('\n');
   return all.slice(-lines).join('\n');
+}
+
+const stoppingPrefix = 'stopping.';
+
+/**
+ * Marks this process as stopping components while `work` runs, so that an `up` started meanwhile waits
+ * instead of reusing a component that is about to go away (Ctrl-C in one terminal, `npm start` in another).
+ */
+export async function whileStopping<T>(work: () => Promise<T>): Promise<T> {
+  mkdirSync(settings.runDir, { recursive: true });
+  const marker = join(settings.runDir, `${stoppingPrefix}${process.pid}`);
+  writeFileSync(marker, '');
+  try {
+    return await work();
+  } finally {
+    rmSync(marker, { force: true });
+  }
+}
+
+/** Pids of other processes that are stopping components right now; markers of dead ones are removed. */
+export function stoppingProcesses(): number[] {
+  if (!existsSync(settings.runDir)) return [];
+  const pids: number[] = [];
+  for (const file of readdirSync(settings.runDir).filter((f) => f.startsWith(stoppingPrefix))) {
+    const pid = Number(file.slice(stoppingPrefix.length));
+    if (pid === process.pid) continue;
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) pids.push(pid);
+    else rmSync(join(settings.runDir, file), { force: true });
+  }
+  return pids;
 }

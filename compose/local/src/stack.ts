@@ -10,7 +10,18 @@ import { mariadb } from './components/mariadb.js';
 import { registry } from './components/registry.js';
 import { serviceComponents } from './components/services.js';
 import { randomUUID } from 'node:crypto';
-import { isAlive, launch, logFile, logTail, recordedNames, recordedOwner, recordedPid, terminate } from './processes.js';
+import {
+  isAlive,
+  launch,
+  logFile,
+  logTail,
+  recordedNames,
+  recordedOwner,
+  recordedPid,
+  stoppingProcesses,
+  terminate,
+  whileStopping,
+} from './processes.js';
 import { settings } from './settings.js';
 
 /** In start order; they stop in the reverse order. The infrastructure first, then the services. */
@@ -98,6 +109,7 @@ export interface Session {
 export async function up(): Promise<Session> {
   const owner = randomUUID();
   await fetchArtifacts();
+  await waitForStoppingSessions();
   const started: string[] = [];
   let current = 'stack';
   try {
@@ -135,10 +147,25 @@ export async function up(): Promise<Session> {
  * session started under the same name is not.
  */
 export async function down(session: Session): Promise<void> {
-  for (const component of [...components].reverse()) {
-    if (!session.started.includes(component.name)) continue;
-    const since = Date.now();
-    if (await terminate(component.name, { owner: session.owner })) console.log(`■ stopped ${component.name} in ${seconds(since)}`);
+  await whileStopping(async () => {
+    for (const component of [...components].reverse()) {
+      if (!session.started.includes(component.name)) continue;
+      const since = Date.now();
+      if (await terminate(component.name, { owner: session.owner })) console.log(`■ stopped ${component.name} in ${seconds(since)}`);
+    }
+  });
+}
+
+/** Waits until no other session is in the middle of stopping components (at most 3 minutes). */
+async function waitForStoppingSessions(): Promise<void> {
+  let pids = stoppingProcesses();
+  if (pids.length === 0) return;
+  console.log(`… waiting for the stack that is stopping (pid ${pids.join(', ')}) to finish`);
+  const deadline = Date.now() + 180_000;
+  while (pids.length > 0) {
+    if (Date.now() > deadline) throw new StackError('stack', `pid ${pids.join(', ')} is still stopping the stack after 3 minutes`);
+    await sleep(250);
+    pids = stoppingProcesses();
   }
 }
 
@@ -149,10 +176,12 @@ export async function down(session: Session): Promise<void> {
 export async function downAll(): Promise<void> {
   const infrastructure = [mariadb, kafka, connect, registry].map((c) => c.name);
   const others = recordedNames().filter((name) => !infrastructure.includes(name));
-  for (const name of [...others, ...[...infrastructure].reverse()]) {
-    const since = Date.now();
-    if (await terminate(name)) console.log(`■ stopped ${name} in ${seconds(since)}`);
-  }
+  await whileStopping(async () => {
+    for (const name of [...others, ...[...infrastructure].reverse()]) {
+      const since = Date.now();
+      if (await terminate(name)) console.log(`■ stopped ${name} in ${seconds(since)}`);
+    }
+  });
 }
 
 /**
