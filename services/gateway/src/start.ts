@@ -6,6 +6,7 @@ import {
   ServiceMetrics,
   childTraceparent,
   createLogger,
+  fromBodyParser,
   loadServiceConfig,
   packagePath,
   requestIdFrom,
@@ -56,20 +57,6 @@ function sendError(res: ServerResponse | Socket, status: number, code: string, m
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.end(JSON.stringify({ error: { code, message } }));
-}
-
-/** body-parser's errors while the gateway reads a body, as the services would answer them. */
-function bodyError(error: { type?: string; message: string }, maxBodyBytes: number): [number, string, string] {
-  switch (error.type) {
-    case 'entity.too.large':
-      return [413, 'BODY_TOO_LARGE', `the request body is larger than ${maxBodyBytes} bytes`];
-    case 'encoding.unsupported':
-      return [415, 'UNSUPPORTED_ENCODING', error.message];
-    case 'request.aborted':
-      return [400, 'REQUEST_ABORTED', 'the client aborted the request'];
-    default:
-      return [400, 'BAD_REQUEST', error.message];
-  }
 }
 
 /** What the gateway remembers of a request while it is being proxied. */
@@ -183,8 +170,9 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
     sendError(res, 404, 'NOT_FOUND', `no route for ${req.method} ${req.path}`);
   });
   app.use((error: { type?: string; message: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    const [status, code, message] = bodyError(error, settings.http.maxBodyBytes);
-    sendError(res, status, code, message);
+    // Only reading the body can fail here: the same codes as the services give.
+    const known = fromBodyParser(error, `${settings.http.maxBodyBytes} bytes`);
+    sendError(res, known?.status ?? 400, known?.code ?? 'BAD_REQUEST', known?.message ?? error.message);
   });
 
   const server = app.listen(settings.http.port, settings.http.host);

@@ -22,6 +22,7 @@ export { ProcessedEventsCleaner } from './consumer/processed-events-cleaner.js';
 export {
   createHttpApp,
   finishHttpApp,
+  fromBodyParser,
   parseBody,
   parseId,
   idSchema,

@@ -49,13 +49,19 @@ function errorBody(error: AppError) {
   };
 }
 
-/** Maps body-parser's errors (bad JSON, too large, wrong charset) to AppErrors with stable codes. */
-function fromBodyParser(error: { type?: string; status?: number; message: string }): AppError | undefined {
+/**
+ * Maps body-parser's errors (bad JSON, too large, wrong charset) to AppErrors with stable codes; `limit` is
+ * the body limit as the 413 message should state it. Undefined for anything that is not body-parser's.
+ */
+export function fromBodyParser(
+  error: { type?: string; status?: number; message: string },
+  limit: string = JSON_BODY_LIMIT,
+): AppError | undefined {
   switch (error.type) {
     case 'entity.parse.failed':
       return new AppError('MALFORMED_JSON', 'the request body is not valid JSON', { status: 400 });
     case 'entity.too.large':
-      return new AppError('BODY_TOO_LARGE', `the request body is larger than ${JSON_BODY_LIMIT}`, { status: 413 });
+      return new AppError('BODY_TOO_LARGE', `the request body is larger than ${limit}`, { status: 413 });
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new AppError('UNSUPPORTED_ENCODING', error.message, { status: 415 });
