@@ -22,9 +22,23 @@ function pidFile(name: string): string {
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * An exited process its parent has not reaped still answers kill(pid, 0). That happens to a component
+ * started by a process that is gone (a test's worker) when PID 1 does not reap orphans, as in some
+ * containers and VMs; waiting for such a pid to die would wait forever.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false; // no /proc (not Linux), or gone meanwhile
   }
 }
 
