@@ -41,6 +41,10 @@ export const settings = {
   logDir: join(stateDir, 'logs'),
   dataDir: join(stateDir, 'data'),
   confDir: join(stateDir, 'conf'),
+  /** The development JWT signing key (private JWK, mode 0600), made once by `ensureSigningKey`. */
+  signingKeyFile: join(stateDir, 'secrets', 'jwt-signing-key.json'),
+  /** Its public JWK, what the gateway verifies tokens with. */
+  publicKeyFile: join(stateDir, 'secrets', 'jwt-public-key.json'),
   kafkaLibs: join(distDir, `kafka-${versions.kafka}`, 'libs'),
   connectPlugins: join(distDir, `connect-plugins-${versions.debezium}`),
   apicurioHome: join(distDir, `apicurio-registry-${versions.apicurio}`),
@@ -53,6 +57,7 @@ export const settings = {
     connect: intFromEnv('STACK_CONNECT_PORT', 8083),
     registry: intFromEnv('STACK_REGISTRY_PORT', 8081),
     gateway: intFromEnv('STACK_GATEWAY_PORT', 8080),
+    eureka: intFromEnv('STACK_EUREKA_PORT', 8761),
     /** Apicurio's Quarkus management interface: health and Prometheus metrics. */
     registryManagement: intFromEnv('STACK_REGISTRY_MANAGEMENT_PORT', 8091),
   },
@@ -81,5 +86,6 @@ export function stackEnvironment(): Record<string, string> {
     SCHEMA_REGISTRY_URL: `http://${host}:${ports.registry}/apis/ccompat/v7`,
     KAFKA_CONNECT_URL: `http://${host}:${ports.connect}`,
     GATEWAY_URL: `http://${host}:${ports.gateway}`,
+    EUREKA_URL: `http://${host}:${ports.eureka}/eureka`,
   };
 }

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Component } from './component.js';
 import { connect } from './components/connect.js';
+import { buildEurekaServer, eureka } from './components/eureka.js';
 import { kafka } from './components/kafka.js';
 import { mariadb } from './components/mariadb.js';
 import { registry } from './components/registry.js';
-import { serviceComponents } from './components/services.js';
+import { serviceComponent, serviceComponents } from './components/services.js';
 import { randomUUID } from 'node:crypto';
 import {
   isAlive,
@@ -24,8 +25,11 @@ import {
 } from './processes.js';
 import { settings } from './settings.js';
 
+/** The infrastructure, in start order: data path first, then the service registry (Eureka). */
+const infrastructure: Component[] = [mariadb, kafka, connect, registry, eureka];
+
 /** In start order; they stop in the reverse order. The infrastructure first, then the services. */
-export const components: Component[] = [mariadb, kafka, connect, registry, ...serviceComponents()];
+export const components: Component[] = [...infrastructure, ...serviceComponents()];
 
 export class StackError extends Error {
   constructor(
@@ -109,6 +113,7 @@ export interface Session {
 export async function up(): Promise<Session> {
   const owner = randomUUID();
   await fetchArtifacts();
+  if (!(await eureka.isReady())) await withProgress('build the Eureka server (once per version)', buildEurekaServer);
   await waitForStoppingSessions();
   const started: string[] = [];
   let current = 'stack';
@@ -174,10 +179,10 @@ async function waitForStoppingSessions(): Promise<void> {
  * in the run folder, services before the infrastructure they use.
  */
 export async function downAll(): Promise<void> {
-  const infrastructure = [mariadb, kafka, connect, registry].map((c) => c.name);
-  const others = recordedNames().filter((name) => !infrastructure.includes(name));
+  const infrastructureNames = infrastructure.map((c) => c.name);
+  const others = recordedNames().filter((name) => !infrastructureNames.includes(name));
   await whileStopping(async () => {
-    for (const name of [...others, ...[...infrastructure].reverse()]) {
+    for (const name of [...others, ...[...infrastructureNames].reverse()]) {
       const since = Date.now();
       if (await terminate(name)) console.log(`■ stopped ${name} in ${seconds(since)}`);
     }
@@ -218,11 +223,30 @@ function componentNamed(name: string): Component {
   return component;
 }
 
+/**
+ * Starts one more instance of a domain service on `port`, beside those of the configuration (what a
+ * person does by hand to scale out), waits until it is UP and returns its pid. Stop it with
+ * `stopComponents([id])`.
+ */
+export async function startExtraInstance(service: 'order' | 'product' | 'user', id: string, port: number): Promise<number> {
+  const component = serviceComponent(service, id, port);
+  const pid = launch(id, component.launchSpec(), 'manual');
+  await waitReady(component, pid);
+  return pid;
+}
+
 /** Names of the running domain service instances (order-1, product-1, …). */
 export function serviceInstanceNames(): string[] {
-  return serviceComponents()
-    .map((c) => c.name)
-    .filter((name) => name !== 'gateway');
+  return Object.keys(serviceInstanceUrls());
+}
+
+/** The base URL of each domain service instance this environment starts, by name. */
+export function serviceInstanceUrls(): Record<string, string> {
+  return Object.fromEntries(
+    serviceComponents()
+      .filter((c) => c.name !== 'gateway')
+      .map((c) => [c.name, c.url]),
+  );
 }
 
 export function urls(): string[] {
