@@ -30,11 +30,39 @@ export {
   requestIdFrom,
   JSON_BODY_LIMIT,
 } from './http/http-app.js';
-export { baseServiceSettings, loadServiceConfig, type BaseServiceSettings } from './runtime/service-config.js';
+export {
+  baseServiceSettings,
+  eurekaSettings,
+  loadServiceConfig,
+  packageVersion,
+  type BaseServiceSettings,
+} from './runtime/service-config.js';
+export {
+  EurekaClient,
+  eurekaUrls,
+  fetchApplications,
+  type DiscoveredInstance,
+  type EurekaClientOptions,
+  type InstanceRegistration,
+  type InstanceStatus,
+} from './discovery/eureka-client.js';
+export {
+  HealthMonitor,
+  consumerCheck,
+  databaseCheck,
+  overall,
+  type CheckResult,
+  type HealthCheck,
+  type HealthReport,
+  type HealthStatus,
+} from './runtime/health.js';
 export { ServiceMetrics } from './runtime/metrics.js';
 export {
   startService,
   runAsProcess,
+  healthAnswer,
+  instanceMetadata,
+  listen,
   type RunningService,
   type ServiceContext,
   type ServiceDefinition,

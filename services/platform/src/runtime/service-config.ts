@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { eurekaUrls } from '../discovery/eureka-client.js';
 import { AppError } from '../errors.js';
 
 /**
@@ -13,6 +15,32 @@ export function packagePath(moduleUrl: string, path: string): string {
 
 /** Defaults and environment-variable names shared by every service (services/platform/config). */
 export const platformConfigDir = fileURLToPath(new URL('../../../config', import.meta.url));
+
+/**
+ * Where Eureka is and how this instance keeps its lease. An empty `serviceUrl` turns registration off
+ * (a service started alone, without the stack).
+ */
+export const eurekaSettings = z.object({
+  serviceUrl: z.string().transform((v, ctx) => {
+    const urls = eurekaUrls(v);
+    for (const url of urls) {
+      if (!z.url().safeParse(url).success) ctx.addIssue({ code: 'custom', message: `"${url}" is not a URL` });
+    }
+    return urls;
+  }),
+  renewalIntervalSeconds: z.coerce.number().int().min(1),
+  leaseDurationSeconds: z.coerce.number().int().min(1),
+  /**
+   * The host others reach this instance at, when it is not the one it listens on (a container listening
+   * on 0.0.0.0 is reached by its service name). Defaults to `http.host`.
+   */
+  instanceHost: z.string().min(1).optional(),
+});
+
+/** A package's version from its package.json (call with `import.meta.url` from a file in `src/`). */
+export function packageVersion(moduleUrl: string): string {
+  return (JSON.parse(readFileSync(packagePath(moduleUrl, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 /** Settings every service has; a service extends this schema with its own keys. */
 export const baseServiceSettings = z.object({
@@ -40,6 +68,11 @@ export const baseServiceSettings = z.object({
   }),
   registry: z.object({ url: z.url() }),
   outbox: z.object({ deleteAfterInsert: z.coerce.boolean() }),
+  eureka: eurekaSettings,
+  health: z.object({
+    /** How often the instance checks its database and consumer (and tells Eureka of a change). */
+    intervalMs: z.coerce.number().int().min(100),
+  }),
 });
 
 export type BaseServiceSettings = z.infer<typeof baseServiceSettings>;

@@ -14,6 +14,8 @@ import { isRetriable } from '../errors.js';
 import { createHttpApp, finishHttpApp } from '../http/http-app.js';
 import { createLogger, type Logger } from '../logger.js';
 import { OutboxWriter } from '../outbox/outbox-writer.js';
+import { EurekaClient } from '../discovery/eureka-client.js';
+import { HealthMonitor, consumerCheck, databaseCheck, type HealthReport } from './health.js';
 import { ServiceMetrics } from './metrics.js';
 import type { BaseServiceSettings } from './service-config.js';
 
@@ -28,6 +30,8 @@ export interface ServiceContext {
 
 export interface ServiceDefinition<Extra extends object = object> {
   settings: BaseServiceSettings;
+  /** The service's release, shown in Eureka's metadata (`packageVersion(import.meta.url)`). */
+  version: string;
   migrations: Migration[];
   /** Folder of this service's `.avsc` files: the events it publishes on `<aggregateType>.events`. */
   schemaDir: string;
@@ -43,7 +47,15 @@ export interface ServiceDefinition<Extra extends object = object> {
 export interface RunningService extends ServiceContext {
   /** Base URL of the HTTP server (useful with port 0). */
   url: string;
+  consumer: IdempotentConsumer;
+  /** What GET /health answers: the database and the consumer, checked every `health.intervalMs`. */
+  health: HealthMonitor;
   stop(): Promise<void>;
+}
+
+/** 200 with the report when UP, 503 otherwise, as Spring Boot's health endpoint does. */
+export function healthAnswer(report: HealthReport, instance: string): { status: number; body: unknown } {
+  return { status: report.status === 'UP' ? 200 : 503, body: { ...report, instance } };
 }
 
 /**
@@ -80,7 +92,6 @@ export async function startService<Extra extends object = object>(
     brokers: settings.kafka.brokers,
     logLevel: logLevel.WARN,
   });
-  let consumerReady = false;
   const consumer = new IdempotentConsumer({
     kafka,
     db,
@@ -100,14 +111,18 @@ export async function startService<Extra extends object = object>(
       if (typeof occurredAt === 'number') metrics.cdcHop.observe({ event_type: event.eventType }, (receivedAt - occurredAt) / 1000);
     },
   });
-  consumer.kafkaConsumer.on(consumer.kafkaConsumer.events.GROUP_JOIN, () => {
-    consumerReady = true;
+  let eureka: EurekaClient | undefined;
+  const health = new HealthMonitor([databaseCheck(db), consumerCheck(consumer.kafkaConsumer)], settings.health.intervalMs, (report, previous) => {
+    const level = report.status === 'DOWN' ? 'warn' : 'info';
+    logger[level]({ status: report.status, previous, checks: report.checks }, `health is ${report.status}`);
+    eureka?.setStatus(report.status);
   });
 
   const app = createHttpApp();
   app.use(metrics.httpMiddleware());
   app.get('/health', (_req, res) => {
-    res.status(consumerReady ? 200 : 503).json({ status: consumerReady ? 'UP' : 'STARTING', instance: settings.service.instanceId });
+    const { status, body } = healthAnswer(health.current, settings.service.instanceId);
+    res.status(status).json(body);
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -115,20 +130,37 @@ export async function startService<Extra extends object = object>(
   definition.routes(app, context);
   finishHttpApp(app, logger);
 
+  health.start();
   await consumer.start();
   const cleaner = new ProcessedEventsCleaner(db, logger, settings.kafka.dedupeRetentionHours);
   cleaner.start();
-  const server: Server = app.listen(settings.http.port, settings.http.host);
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : settings.http.port;
+  const server = await listen(app, settings.http.host, settings.http.port);
+  const port = (server.address() as { port: number }).port;
   const url = `http://${settings.http.host}:${port}`;
+  if (settings.eureka.serviceUrl.length > 0) {
+    eureka = new EurekaClient(
+      {
+        app: settings.service.name,
+        instanceId: settings.service.instanceId,
+        host: settings.eureka.instanceHost ?? settings.http.host,
+        port,
+        metadata: instanceMetadata(definition.version, port),
+      },
+      { serviceUrls: settings.eureka.serviceUrl, logger, ...settings.eureka },
+    );
+    eureka.start((await health.refresh()).status);
+  }
   logger.info({ url, topics: definition.topics, groupId: settings.kafka.groupId }, 'service started');
 
   return {
     ...common,
     url,
+    consumer,
+    health,
     async stop() {
+      // Out of Eureka first, so the gateway stops sending here while requests in flight finish.
+      await eureka?.stop();
+      health.stop();
       // Requests in flight finish; idle keep-alive connections (the gateway's) would hold close() for 5 s.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -139,6 +171,27 @@ export async function startService<Extra extends object = object>(
       logger.info('service stopped');
     },
   };
+}
+
+/**
+ * What every instance publishes in Eureka's metadata: its release, where its management endpoints are
+ * (the HTTP port itself here) and where Prometheus finds its metrics.
+ */
+export function instanceMetadata(version: string, port: number): Record<string, string> {
+  return { version, 'management.port': String(port), 'prometheus.path': '/metrics', 'prometheus.scrape': 'true' };
+}
+
+/**
+ * Listens on host:port. Keep-alive connections stay open 65 s (Node's default is 5 s): the gateway
+ * reuses its connections, and Node's client closes an idle one a second before the time the server
+ * announces in its Keep-Alive header, so neither side closes a connection the other is about to use.
+ */
+export async function listen(app: Express, host: string, port: number): Promise<Server> {
+  const server: Server = app.listen(port, host);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  await once(server, 'listening');
+  return server;
 }
 
 /** Runs a service as a process: starts it and stops it cleanly on SIGINT/SIGTERM. */

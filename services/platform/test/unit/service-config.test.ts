@@ -8,12 +8,22 @@ const valid = {
   kafka: { brokers: '127.0.0.1:9092, 127.0.0.2:9092', groupId: 'order-service', partitionsConsumedConcurrently: 3, dedupeRetentionHours: 192 },
   registry: { url: 'http://127.0.0.1:8081/apis/ccompat/v7' },
   outbox: { deleteAfterInsert: true },
+  eureka: { serviceUrl: 'http://127.0.0.1:8761/eureka/, http://127.0.0.2:8761/eureka', renewalIntervalSeconds: 5, leaseDurationSeconds: 15 },
+  health: { intervalMs: 2000 },
 };
 
 test('a complete configuration is read into typed settings; brokers may be a comma-separated string', (t) => {
   const settings = baseServiceSettings.parse(valid);
   t.deepEqual(settings.kafka.brokers, ['127.0.0.1:9092', '127.0.0.2:9092']);
   t.is(settings.http.port, 3001);
+  t.deepEqual(settings.eureka.serviceUrl, ['http://127.0.0.1:8761/eureka', 'http://127.0.0.2:8761/eureka']);
+});
+
+test('an empty Eureka URL turns registration off; a malformed one is refused', (t) => {
+  t.deepEqual(baseServiceSettings.parse({ ...valid, eureka: { ...valid.eureka, serviceUrl: '' } }).eureka.serviceUrl, []);
+  const result = baseServiceSettings.safeParse({ ...valid, eureka: { ...valid.eureka, serviceUrl: 'not a url' } });
+  t.false(result.success);
+  t.is(result.error!.issues[0]!.path.join('.'), 'eureka.serviceUrl');
 });
 
 test('a missing key fails the start and is named', (t) => {
