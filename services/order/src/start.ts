@@ -1,6 +1,7 @@
 import {
   Topics,
   packagePath,
+  packageVersion,
   baseServiceSettings,
   loadServiceConfig,
   startService,
@@ -32,6 +33,7 @@ export function loadSettings(): Promise<OrderSettings> {
 export function start(settings: OrderSettings): Promise<RunningService> {
   return startService({
     settings,
+    version: packageVersion(import.meta.url),
     migrations: orderMigrations,
     schemaDir: packagePath(import.meta.url, 'schemas'),
     aggregateType: 'order',

@@ -1,6 +1,7 @@
 import {
   Topics,
   packagePath,
+  packageVersion,
   baseServiceSettings,
   loadServiceConfig,
   startService,
@@ -20,6 +21,7 @@ export function loadSettings(): Promise<BaseServiceSettings> {
 export function start(settings: BaseServiceSettings): Promise<RunningService> {
   return startService({
     settings,
+    version: packageVersion(import.meta.url),
     migrations: productMigrations,
     schemaDir: packagePath(import.meta.url, 'schemas'),
     aggregateType: 'product',

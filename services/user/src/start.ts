@@ -1,6 +1,7 @@
 import {
   Topics,
   packagePath,
+  packageVersion,
   baseServiceSettings,
   loadServiceConfig,
   startService,
@@ -19,6 +20,7 @@ export function loadSettings(): Promise<BaseServiceSettings> {
 export function start(settings: BaseServiceSettings): Promise<RunningService> {
   return startService({
     settings,
+    version: packageVersion(import.meta.url),
     migrations: userMigrations,
     schemaDir: packagePath(import.meta.url, 'schemas'),
     aggregateType: 'user',
