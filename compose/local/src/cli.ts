@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { mintToken } from './dev-token.js';
 import { components, down, downAll, restart, up, urls } from './stack.js';
 import { logTail, recordedPid } from './processes.js';
 import { settings, stackEnvironment } from './settings.js';
@@ -12,7 +14,11 @@ const usage = `usage: cli.js <command>
   status             show which components answer
   restart NAME       restart one component (${components.map((c) => c.name).join(', ')})
   reset              stop everything and delete the state folder (${settings.stateDir}); fetched artifacts stay
-                     in the Maven repository, so the next start does not download them again`;
+                     in the Maven repository, so the next start does not download them again
+  token [--sub NAME] [--scope "a b"] [--ttl SECONDS]
+                     print a development JWT for the gateway (subject dev-user, one hour, no scopes unless
+                     given), signed with the key in ${settings.stateDir}/secrets, made on first use; only the
+                     token goes to stdout: TOKEN=$(npm run -s token)`;
 
 /**
  * Runs `handler` on the first Ctrl-C / SIGTERM / SIGHUP and keeps the process alive through the next
@@ -113,6 +119,22 @@ async function main(argv: string[]): Promise<number> {
       rmSync(settings.stateDir, { recursive: true, force: true });
       console.log(`removed ${settings.stateDir}`);
       return 0;
+    case 'token': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { sub: { type: 'string' }, scope: { type: 'string' }, ttl: { type: 'string' } },
+        strict: true,
+      });
+      const ttlSeconds = values.ttl === undefined ? 3600 : Number(values.ttl);
+      const token = await mintToken({
+        subject: values.sub ?? 'dev-user',
+        scopes: (values.scope ?? '').split(/\s+/).filter(Boolean),
+        ttlSeconds,
+      });
+      // Nothing else on stdout: `TOKEN=$(npm run -s token)` takes all of it. Written before the exit that follows.
+      await new Promise<void>((resolve) => process.stdout.write(`${token}\n`, () => resolve()));
+      return 0;
+    }
     default:
       console.error(usage);
       return 2;

@@ -1,5 +1,7 @@
-/** What tests and tools import from the native stack: endpoints, connector status, component restarts. */
+/** What tests and tools import from the native stack: endpoints, connector status, component restarts, dev tokens. */
 export { settings, stackEnvironment, versions } from './settings.js';
 export { connectorFiles, connectorStatus, registerConnectors } from './connectors.js';
 export type { ConnectorStatus } from './connectors.js';
-export { restart, serviceInstanceNames, startComponents, stopComponents } from './stack.js';
+export { restart, serviceInstanceNames, serviceInstanceUrls, startComponents, startExtraInstance, stopComponents } from './stack.js';
+export { TOKEN_AUDIENCE, TOKEN_ISSUER, ensureSigningKey, mintToken } from './dev-token.js';
+export type { MintOptions, SigningKey } from './dev-token.js';

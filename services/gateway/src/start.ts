@@ -1,25 +1,33 @@
-import { once } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   REQUEST_ID_HEADER,
+  EurekaClient,
   ServiceMetrics,
   childTraceparent,
   createLogger,
+  eurekaSettings,
   fromBodyParser,
+  instanceMetadata,
+  listen,
   loadServiceConfig,
   packagePath,
+  packageVersion,
   requestIdFrom,
 } from '@cdc-outbox-saga/platform';
 import express from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import { z } from 'zod';
-import { RoundRobin } from './balancer.js';
+import { Gauge } from 'prom-client';
+import { authSettings, authenticate, readPublicKeyFile } from './auth.js';
+import { LoadBalancer } from './balancer.js';
+import { EurekaDiscovery } from './discovery.js';
+import { rateLimit, rateLimitSettings } from './rate-limit.js';
 
 const targetList = z
   .union([z.string(), z.array(z.string())])
   .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((t) => t.trim()).filter(Boolean))
-  .pipe(z.array(z.url()).min(1));
+  .pipe(z.array(z.url()));
 
 export const gatewaySettings = z.object({
   service: z.object({ name: z.string(), instanceId: z.string() }),
@@ -30,23 +38,41 @@ export const gatewaySettings = z.object({
     maxBodyBytes: z.coerce.number().int().positive(),
   }),
   upstream: z.object({
+    /** How long a new connection to an instance may take; past it the request goes to the next one. */
+    connectTimeoutMs: z.coerce.number().int().positive(),
+    /** How long an instance may take to answer once it has the request (covers `Prefer: wait`). */
     timeoutMs: z.coerce.number().int().positive(),
-    retryDownAfterMs: z.coerce.number().int().min(0),
+    /** Keep-alive connections per instance, at most. */
+    maxSockets: z.coerce.number().int().positive(),
   }),
+  outlier: z.object({
+    consecutiveFailures: z.coerce.number().int().positive(),
+    ejectionMs: z.coerce.number().int().min(0),
+  }),
+  eureka: eurekaSettings.extend({
+    /** How often the gateway reads Eureka's registry into its routing table. */
+    registryRefreshMs: z.coerce.number().int().min(100),
+  }),
+  auth: authSettings,
+  /** A token bucket per token subject (per client address for requests without a token). */
+  rateLimit: rateLimitSettings,
   routes: z
-    .array(z.object({ prefix: z.string().startsWith('/'), service: z.string(), rewrite: z.string(), targets: targetList }))
+    .array(
+      z.object({
+        prefix: z.string().startsWith('/'),
+        /** The Eureka application name of the instances behind this route. */
+        service: z.string(),
+        rewrite: z.string(),
+        /** Fixed instances instead of discovery (a gateway run without Eureka). */
+        targets: targetList.optional(),
+      }),
+    )
     .min(1),
 });
 export type GatewaySettings = z.infer<typeof gatewaySettings>;
 
-export async function loadSettings(): Promise<GatewaySettings> {
-  const settings = await loadServiceConfig(packagePath(import.meta.url, 'config'), gatewaySettings);
-  // ORDER_TARGETS=http://127.0.0.1:3001,http://127.0.0.1:3011 and so on, set by `npm start` for N instances.
-  for (const route of settings.routes) {
-    const fromEnv = process.env[`${route.service.toUpperCase()}_TARGETS`];
-    if (fromEnv) route.targets = targetList.parse(fromEnv);
-  }
-  return settings;
+export function loadSettings(): Promise<GatewaySettings> {
+  return loadServiceConfig(packagePath(import.meta.url, 'config'), gatewaySettings);
 }
 
 function sendError(res: ServerResponse | Socket, status: number, code: string, message: string): void {
@@ -73,16 +99,26 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
+/** Our code for a connection that was not made within `connectTimeoutMs`: like a refusal, it never reached the instance. */
+const CONNECT_TIMEOUT = 'ECONNECTTIMEOUT';
+const neverReached = new Set(['ECONNREFUSED', 'EHOSTUNREACH', CONNECT_TIMEOUT]);
+
 /**
  * The gateway: `/api/<resource>` goes to the resource's service with the `/api` prefix taken off,
- * round robin over its instances. It adds `X-Request-Id` and `traceparent` when the client sent none,
- * and answers JSON 503 (no instance reachable), 502 (the instance failed mid-request) or 504 (no answer
- * in time). A request refused by one instance goes to the next (it never reached the first). Bodies are
+ * round robin over the service's UP instances as Eureka lists them, over keep-alive connections. An
+ * instance that refuses connections or keeps failing is ejected for a while. It adds `X-Request-Id` and
+ * `traceparent` when the client sent none, and answers JSON 503 (no instance reachable), 502 (the
+ * instance failed mid-request) or 504 (no answer in time). A request that never reached an instance
+ * (refused, or no connection in time) goes to the next one; one that did is never sent twice. Bodies are
  * read whole but not parsed: each service validates its own.
  */
 export async function start(settings: GatewaySettings): Promise<RunningGateway> {
   const logger = createLogger('gateway').child({ instance: settings.service.instanceId });
   const metrics = new ServiceMetrics('gateway', settings.service.instanceId);
+  const discovery = new EurekaDiscovery(settings.eureka.serviceUrl, settings.eureka.registryRefreshMs, logger);
+  const balancers = new Map<string, LoadBalancer>();
+  // Keep-alive to the instances: a TCP handshake per request costs more than the request itself.
+  const agent = new Agent({ keepAlive: true, maxSockets: settings.upstream.maxSockets, scheduling: 'lifo' });
   const app = express();
   app.disable('x-powered-by');
 
@@ -94,21 +130,62 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
     next();
   });
   app.use(metrics.httpMiddleware());
+  /** Per service, how many instances a request could go to now. */
+  const routable = () =>
+    Object.fromEntries(
+      settings.routes.map((route) => {
+        const balancer = balancers.get(route.prefix);
+        const listed = route.targets ?? discovery.upInstances(route.service);
+        return [route.service, listed.filter((target) => !balancer?.isEjected(target)).length];
+      }),
+    );
+  new Gauge({
+    name: 'gateway_upstream_instances',
+    help: 'Instances the gateway can route to now, by service (UP in Eureka and not ejected)',
+    labelNames: ['service'],
+    registers: [metrics.registry],
+    collect() {
+      for (const [service, count] of Object.entries(routable())) this.set({ service }, count);
+    },
+  });
   app.get('/health', (_req, res) => {
-    res.json({ status: 'UP' });
+    // UP while it can serve: with no instance of a service, its requests get a clear 503, not a dead gateway.
+    const registryAgeMs = Number.isFinite(discovery.ageMs) ? discovery.ageMs : null;
+    res.json({ status: 'UP', instance: settings.service.instanceId, instances: routable(), registryAgeMs });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  // Every /api request is authenticated and rate limited before its body is read. One without any token
+  // is counted per client address before it gets its 401, so a flood of them is limited too; one with a
+  // token is counted per subject once the token is verified.
+  const limiter = rateLimit(settings.rateLimit);
+  app.use((req, res, next) => (req.headers.authorization ? next() : limiter(req, res, next)));
+  app.use(
+    authenticate({
+      publicKey: readPublicKeyFile(settings.auth.publicKeyFile),
+      issuer: settings.auth.issuer,
+      audience: settings.auth.audience,
+      clockToleranceSeconds: settings.auth.clockToleranceSeconds,
+      publicPaths: ['/health', '/metrics'],
+    }),
+  );
+  app.use((req, res, next) => (req.headers.authorization ? limiter(req, res, next) : next()));
   // Whole bodies, any content type, gzip undone: a request whose connection was refused never reached
   // its instance, and is sent again to the next one from this copy.
   app.use(express.raw({ type: () => true, limit: settings.http.maxBodyBytes }));
 
   for (const route of settings.routes) {
-    const balancer = new RoundRobin(route.targets, settings.upstream.retryDownAfterMs);
+    const staticTargets = route.targets;
+    const balancer = new LoadBalancer(
+      staticTargets ? () => staticTargets : () => discovery.upInstances(route.service),
+      settings.outlier,
+    );
+    balancers.set(route.prefix, balancer);
     const attempts = new WeakMap<IncomingMessage, Attempt>();
     const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
       router: (req) => attempts.get(req)!.target,
+      agent,
       // Mounted under the prefix, Express has already cut it off: /api/orders/42 arrives as /42.
       pathRewrite: (path) => `${route.rewrite}${path === '/' ? '' : path}`,
       // Only the upstream side times out; the client's socket is the client's business.
@@ -116,6 +193,7 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
       xfwd: true,
       on: {
         proxyReq: (proxyReq, req) => {
+          limitConnectTime(proxyReq, settings.upstream.connectTimeoutMs);
           const body = (req as IncomingMessage & { body?: unknown }).body;
           if (!Buffer.isBuffer(body)) return;
           // The body as read (gzip already undone), with headers that say so.
@@ -124,23 +202,25 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
           proxyReq.setHeader('content-length', body.length);
           proxyReq.write(body);
         },
+        proxyRes: (_proxyRes, req) => {
+          const attempt = attempts.get(req);
+          if (attempt) balancer.succeeded(attempt.target);
+        },
         error: (error, req, res) => {
-          const code = (error as NodeJS.ErrnoException).code;
+          const code = (error as NodeJS.ErrnoException).code ?? '';
           const attempt = attempts.get(req);
           logger.warn({ code, target: attempt?.target, path: req.url, requestId: req.headers[REQUEST_ID_HEADER] }, 'upstream failed');
-          if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH') {
-            if (attempt) {
-              balancer.markDown(attempt.target);
-              // Refused: the instance never saw the request, so another one may take it, whatever the method.
-              const next = balancer.pick();
-              if (next && !attempt.tried.has(next) && 'setHeader' in res && !res.headersSent) {
-                attempt.tried.add(next);
-                attempt.target = next;
-                attempt.sentAt = Date.now();
-                req.url = attempt.path;
-                void proxy(req, res);
-                return;
-              }
+          if (attempt) balancer.failed(attempt.target, neverReached.has(code));
+          if (neverReached.has(code)) {
+            // It never reached the instance, so another one may take it, whatever the method.
+            const next = attempt && balancer.pick(attempt.tried);
+            if (attempt && next && 'setHeader' in res && !res.headersSent) {
+              attempt.tried.add(next);
+              attempt.target = next;
+              attempt.sentAt = Date.now();
+              req.url = attempt.path;
+              void proxy(req, res);
+              return;
             }
             sendError(res, 503, 'SERVICE_UNAVAILABLE', `the ${route.service} service is not reachable`);
           } else if (attempt && Date.now() - attempt.sentAt >= settings.upstream.timeoutMs) {
@@ -175,19 +255,56 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
     sendError(res, known?.status ?? 400, known?.code ?? 'BAD_REQUEST', known?.message ?? error.message);
   });
 
-  const server = app.listen(settings.http.port, settings.http.host);
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : settings.http.port;
+  const needsDiscovery = settings.routes.some((route) => !route.targets);
+  if (needsDiscovery) await discovery.start();
+  const server = await listen(app, settings.http.host, settings.http.port);
+  const port = (server.address() as { port: number }).port;
   const url = `http://${settings.http.host}:${port}`;
-  logger.info({ url, routes: settings.routes.map((r) => `${r.prefix} -> ${r.targets.join(' | ')}`) }, 'gateway started');
+  let eureka: EurekaClient | undefined;
+  if (settings.eureka.serviceUrl.length > 0) {
+    eureka = new EurekaClient(
+      {
+        app: settings.service.name,
+        instanceId: settings.service.instanceId,
+        host: settings.eureka.instanceHost ?? settings.http.host,
+        port,
+        metadata: instanceMetadata(packageVersion(import.meta.url), port),
+      },
+      { serviceUrls: settings.eureka.serviceUrl, logger, ...settings.eureka },
+    );
+    eureka.start('UP');
+  }
+  logger.info(
+    { url, routes: settings.routes.map((r) => `${r.prefix} -> ${r.targets?.join(' | ') ?? `${r.service} (Eureka)`}`) },
+    'gateway started',
+  );
   return {
     url,
     async stop() {
-      // Requests in flight finish; idle keep-alive connections (the gateway's) would hold close() for 5 s.
+      await eureka?.stop();
+      discovery.stop();
+      // Requests in flight finish; idle keep-alive connections would hold close() for their timeout.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      agent.destroy();
+      limiter.close();
     },
   };
+}
+
+/**
+ * Fails the upstream request with CONNECT_TIMEOUT when a new connection is not up within `ms` (a
+ * reused keep-alive connection is already up). Separate from the response timeout, which has to be
+ * long enough for `Prefer: wait`, while a connection that takes long will most likely never come.
+ */
+function limitConnectTime(proxyReq: ClientRequest, ms: number): void {
+  proxyReq.once('socket', (socket: Socket) => {
+    if (!socket.connecting) return;
+    const timer = setTimeout(() => {
+      proxyReq.destroy(Object.assign(new Error(`no connection within ${ms} ms`), { code: CONNECT_TIMEOUT }));
+    }, ms);
+    socket.once('connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+  });
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Component } from '../component.js';
 import { httpJson } from '../component.js';
+import { ensureSigningKey } from '../dev-token.js';
 import { settings, stackEnvironment } from '../settings.js';
 
 /** The domain services and their first port; instance i of a service listens on base + 10 * i. */
@@ -36,7 +37,8 @@ async function answersAs(url: string, instance: string): Promise<boolean> {
   }
 }
 
-function serviceComponent(service: string, id: string, port: number): Component {
+/** One instance of a domain service as a stack component: `id` names it (and its pid and log files). */
+export function serviceComponent(service: string, id: string, port: number): Component {
   const url = `http://${settings.host}:${port}`;
   return {
     name: id,
@@ -52,26 +54,51 @@ function serviceComponent(service: string, id: string, port: number): Component 
   };
 }
 
+/**
+ * Ready once it answers and routes to every instance this environment starts: it reads them from
+ * Eureka, so a test that starts right after `up` never meets a gateway that knows only some of them.
+ */
+async function gatewayRoutesToAll(url: string, expected: Record<string, number>): Promise<boolean> {
+  try {
+    const health = await httpJson<{ status?: string; instance?: string; instances?: Record<string, number> }>(`${url}/health`);
+    if (health.status !== 'UP' || health.instance !== gatewayInstance) return false;
+    return Object.entries(expected).every(([service, count]) => (health.instances?.[service] ?? 0) >= count);
+  } catch {
+    return false;
+  }
+}
+
+const gatewayInstance = 'gateway-1';
+
 /** Every instance of the order, product and user services, then the gateway in front of them. */
 export function serviceComponents(): Component[] {
   const components: Component[] = [];
-  const targets: Record<string, string> = {};
+  const expected: Record<string, number> = {};
   for (const service of domainServices) {
     const list = instances(service);
-    targets[`${service.name.toUpperCase()}_TARGETS`] = list.map((i) => `http://${settings.host}:${i.port}`).join(',');
+    expected[service.name] = list.length;
     for (const instance of list) components.push(serviceComponent(service.name, instance.id, instance.port));
   }
   const gatewayUrl = `http://${settings.host}:${settings.ports.gateway}`;
   components.push({
     name: 'gateway',
-    url: `${gatewayUrl}/api (orders, products, users)`,
+    url: `${gatewayUrl}/api (orders, products, users; instances found through Eureka)`,
     startTimeoutMs: 30_000,
-    isReady: () => answersAs(gatewayUrl, 'gateway'),
+    isReady: () => gatewayRoutesToAll(gatewayUrl, expected),
+    // The development signing key (git-ignored state folder): the gateway verifies with its public half.
+    prepare: async () => {
+      await ensureSigningKey();
+    },
     launchSpec: () => ({
       command: process.execPath,
       args: [join(settings.repoRoot, 'services/gateway/dist/src/main.js')],
       cwd: join(settings.repoRoot, 'services/gateway'),
-      env: { ...targets, PORT: String(settings.ports.gateway) },
+      env: {
+        ...stackEnvironment(),
+        PORT: String(settings.ports.gateway),
+        INSTANCE_ID: gatewayInstance,
+        JWT_PUBLIC_KEY_FILE: settings.publicKeyFile,
+      },
     }),
   });
   return components;

@@ -3,7 +3,29 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { start, type GatewaySettings, type RunningGateway } from '../../src/start.js';
+
+// A signing key of this file's own; the gateway reads its public half from a file, as in the stack.
+const { publicKey, privateKey } = await generateKeyPair('ES256');
+const publicKeyFile = join(mkdtempSync(join(tmpdir(), 'gateway-test-')), 'jwt-public-key.json');
+writeFileSync(publicKeyFile, JSON.stringify(await exportJWK(publicKey)));
+const token = await new SignJWT({ scope: '' })
+  .setProtectedHeader({ alg: 'ES256' })
+  .setSubject('gateway-test')
+  .setIssuer('test-issuer')
+  .setAudience('test-audience')
+  .setIssuedAt()
+  .setExpirationTime('10m')
+  .sign(privateKey);
+
+/** fetch with the test's bearer token. */
+function call(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
+}
 
 // Real sockets on both sides: the gateway under test, and small upstream servers that behave as a
 // healthy, a silent or a crashing service instance would.
@@ -44,7 +66,12 @@ async function gatewayFor(routes: GatewaySettings['routes'], timeoutMs = 2000): 
   return start({
     service: { name: 'gateway', instanceId: 'gateway-test' },
     http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1024 },
-    upstream: { timeoutMs, retryDownAfterMs: 60_000 },
+    upstream: { connectTimeoutMs: 1000, timeoutMs, maxSockets: 16 },
+    outlier: { consecutiveFailures: 3, ejectionMs: 60_000 },
+    // Fixed targets on every route: these tests are about proxying, not discovery.
+    eureka: { serviceUrl: [], renewalIntervalSeconds: 5, leaseDurationSeconds: 15, registryRefreshMs: 1000 },
+    auth: { publicKeyFile, issuer: 'test-issuer', audience: 'test-audience', clockToleranceSeconds: 0 },
+    rateLimit: { capacity: 1000, refillPerSecond: 1000 },
     routes,
   });
 }
@@ -73,7 +100,7 @@ test('requests are routed by prefix, with /api cut off, round robin over the ins
   servers.push(a.server, b.server);
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [a.url, b.url] }]);
   const answers = [];
-  for (let i = 0; i < 4; i++) answers.push(await json(await fetch(`${gateway.url}/api/orders/42?x=1`)));
+  for (let i = 0; i < 4; i++) answers.push(await json(await call(`${gateway.url}/api/orders/42?x=1`)));
   t.deepEqual(answers.map((x) => x.name), ['a', 'b', 'a', 'b']);
   t.is(answers[0].url, '/orders/42?x=1');
 });
@@ -83,14 +110,14 @@ test('the client request id is passed on and echoed; without one the gateway mak
   servers.push(a.server);
   const gateway = await setup([{ prefix: '/api/users', service: 'user', rewrite: '/users', targets: [a.url] }]);
   const traceparent = `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`;
-  const given = await fetch(`${gateway.url}/api/users`, { headers: { 'x-request-id': 'req-123', traceparent } });
+  const given = await call(`${gateway.url}/api/users`, { headers: { 'x-request-id': 'req-123', traceparent } });
   t.is(given.headers.get('x-request-id'), 'req-123');
   const body = await json(given);
   t.is(body.requestId, 'req-123');
   t.is(body.traceparent.split('-')[1], 'c'.repeat(32));
   t.not(body.traceparent.split('-')[2], 'd'.repeat(16), 'a new span for the next hop');
 
-  const fresh = await fetch(`${gateway.url}/api/users`);
+  const fresh = await call(`${gateway.url}/api/users`);
   t.regex(fresh.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
   t.is((await json(fresh)).requestId, fresh.headers.get('x-request-id'));
 });
@@ -104,14 +131,14 @@ test('a refused request goes to the next instance, body and all; the refusing on
   ]);
   // Neither dead instance ever saw the POST, so it is safe to send it on, whatever the method.
   const body = JSON.stringify({ userId: 'u', items: [{ productId: 'p', quantity: 2 }] });
-  const first = await fetch(`${gateway.url}/api/orders/7`, {
+  const first = await call(`${gateway.url}/api/orders/7`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': 'k-1' },
     body,
   });
   t.is(first.status, 200);
   t.like(await json(first), { name: 'alive', method: 'POST', url: '/orders/7', body, contentLength: String(body.length) });
-  for (let i = 0; i < 3; i++) t.is((await json(await fetch(`${gateway.url}/api/orders`))).name, 'alive');
+  for (let i = 0; i < 3; i++) t.is((await json(await call(`${gateway.url}/api/orders`))).name, 'alive');
 });
 
 test('every instance refusing is a JSON 503', async (t) => {
@@ -119,7 +146,7 @@ test('every instance refusing is a JSON 503', async (t) => {
     { prefix: '/api/products', service: 'product', rewrite: '/products', targets: [await closedPort(), await closedPort()] },
   ]);
   for (const expected of ['the product service is not reachable', 'no instance of the product service is reachable']) {
-    const answer = await fetch(`${gateway.url}/api/products`);
+    const answer = await call(`${gateway.url}/api/products`);
     t.is(answer.status, 503);
     t.like(await answer.json(), { error: { code: 'SERVICE_UNAVAILABLE', message: expected } });
   }
@@ -131,7 +158,7 @@ test('a gzip body is passed on decoded, with headers that say so', async (t) => 
   const gateway = await setup([{ prefix: '/api/users', service: 'user', rewrite: '/users', targets: [a.url] }]);
   const body = JSON.stringify({ name: 'Ada', points: 40 });
   const answer = await json(
-    await fetch(`${gateway.url}/api/users`, {
+    await call(`${gateway.url}/api/users`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
       body: gzipSync(body),
@@ -148,7 +175,7 @@ test('a body over the gateway limit is a JSON 413 and never reaches a service', 
   });
   servers.push(counting.server);
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [counting.url] }]);
-  const answer = await fetch(`${gateway.url}/api/orders`, {
+  const answer = await call(`${gateway.url}/api/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ padding: 'x'.repeat(2048) }),
@@ -162,7 +189,7 @@ test('an instance that does not answer in time is a JSON 504', async (t) => {
   const silent = await upstream(() => undefined);
   servers.push(silent.server);
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [silent.url] }], 300);
-  const answer = await fetch(`${gateway.url}/api/orders`);
+  const answer = await call(`${gateway.url}/api/orders`);
   t.is(answer.status, 504);
   t.like(await answer.json(), { error: { code: 'GATEWAY_TIMEOUT' } });
 });
@@ -171,14 +198,41 @@ test('an instance that drops the connection mid-request is a JSON 502', async (t
   const crashing = await upstream((req) => req.socket.destroy());
   servers.push(crashing.server);
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [crashing.url] }]);
-  const answer = await fetch(`${gateway.url}/api/orders`);
+  const answer = await call(`${gateway.url}/api/orders`);
   t.is(answer.status, 502);
   t.like(await answer.json(), { error: { code: 'BAD_GATEWAY' } });
 });
 
 test('a path outside every route is a JSON 404', async (t) => {
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: ['http://127.0.0.1:9'] }]);
-  const answer = await fetch(`${gateway.url}/nowhere`);
+  const answer = await call(`${gateway.url}/nowhere`);
   t.is(answer.status, 404);
   t.like(await answer.json(), { error: { code: 'NOT_FOUND' } });
+});
+
+test('connections to an instance are kept alive: many requests, one TCP connection', async (t) => {
+  const a = await echo('a');
+  servers.push(a.server);
+  let connections = 0;
+  a.server.on('connection', () => connections++);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [a.url] }]);
+  for (let i = 0; i < 20; i++) t.is((await call(`${gateway.url}/api/orders/${i}`)).status, 200);
+  t.is(connections, 1);
+});
+
+test('a request without a valid token gets a JSON 401 and never reaches an instance', async (t) => {
+  let reached = 0;
+  const counting = await upstream((_req, res) => {
+    reached++;
+    res.end('{}');
+  });
+  servers.push(counting.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [counting.url] }]);
+  const missing = await fetch(`${gateway.url}/api/orders`, { method: 'POST', body: '{}' });
+  t.is(missing.status, 401);
+  t.is(missing.headers.get('www-authenticate'), 'Bearer realm="cdc-outbox-saga"');
+  const forged = await fetch(`${gateway.url}/api/orders`, { headers: { authorization: `Bearer ${token.slice(0, -4)}AAAA` } });
+  t.is(forged.status, 401);
+  t.like(await forged.json(), { error: { code: 'TOKEN_INVALID' } });
+  t.is(reached, 0);
 });
