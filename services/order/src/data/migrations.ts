@@ -55,4 +55,18 @@ export const orderMigrations: Migration[] = [
       await db.schema.dropTable('sagas');
     },
   },
+  {
+    name: '0202_sagas_placed_by',
+    async up(db) {
+      // The authenticated subject (the token's `sub`) that placed the order: only it may read the order.
+      await db.schema.alterTable('sagas', (t) => {
+        t.string('placed_by', 255).nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('sagas', (t) => {
+        t.dropColumn('placed_by');
+      });
+    },
+  },
 ];

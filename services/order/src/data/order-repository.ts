@@ -26,6 +26,8 @@ export interface NewOrder {
   paymentId: string;
   idempotencyKey: string | null;
   requestHash: string | null;
+  /** The authenticated subject that placed it, when it came through the gateway. */
+  placedBy: string | null;
 }
 
 interface SagaRow {
@@ -36,6 +38,7 @@ interface SagaRow {
   amount: string | number | null;
   items: string;
   request_hash: string | null;
+  placed_by: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -70,12 +73,14 @@ export async function insertOrder(trx: Knex.Transaction, order: NewOrder): Promi
     items: JSON.stringify(order.items),
     idempotency_key: order.idempotencyKey,
     request_hash: order.requestHash,
+    placed_by: order.placedBy,
   });
 }
 
-export async function findOrderView(db: Knex, orderId: string): Promise<OrderView | undefined> {
+/** An order as GET shows it, with who placed it (not shown, but it decides who may read it). */
+export async function findOrderView(db: Knex, orderId: string): Promise<{ view: OrderView; placedBy: string | null } | undefined> {
   const row = (await db('sagas').where({ order_id: orderId }).first()) as SagaRow | undefined;
-  return row ? toView(row) : undefined;
+  return row ? { view: toView(row), placedBy: row.placed_by } : undefined;
 }
 
 export async function findByIdempotencyKey(

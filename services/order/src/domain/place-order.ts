@@ -8,13 +8,20 @@ export interface PlaceOrder {
   items: OrderLine[];
   idempotencyKey?: string | undefined;
   traceparent?: string | undefined;
+  /** The authenticated subject placing it (from the gateway), undefined for a direct internal call. */
+  placedBy?: string | undefined;
 }
 
 const ER_DUP_ENTRY = 1062;
 
-/** A request's fingerprint: the same Idempotency-Key must come with the same order. */
-export function requestHash(order: Pick<PlaceOrder, 'userId' | 'items'>): string {
-  return createHash('sha256').update(JSON.stringify({ userId: order.userId, items: order.items })).digest('hex');
+/**
+ * A request's fingerprint: the same Idempotency-Key must come with the same order from the same subject.
+ * Another subject reusing a key gets 422, never the first subject's order.
+ */
+export function requestHash(order: Pick<PlaceOrder, 'userId' | 'items' | 'placedBy'>): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ placedBy: order.placedBy ?? null, userId: order.userId, items: order.items }))
+    .digest('hex');
 }
 
 function replay(existing: { view: OrderView; requestHash: string | null }, hash: string): OrderView {
@@ -44,7 +51,7 @@ export async function placeOrder(
   const createdAt = new Date();
   try {
     await db.transaction(async (trx) => {
-      await insertOrder(trx, { id, userId: order.userId, items: order.items, paymentId: randomUUID(), idempotencyKey: key, requestHash: hash });
+      await insertOrder(trx, { id, userId: order.userId, items: order.items, paymentId: randomUUID(), idempotencyKey: key, requestHash: hash, placedBy: order.placedBy ?? null });
       await outbox.write(trx, {
         type: 'OrderCreated',
         aggregateId: id,

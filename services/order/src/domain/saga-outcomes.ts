@@ -36,10 +36,10 @@ export class SagaOutcomes {
       const deadline = AbortSignal.any([AbortSignal.timeout(waitMs), ...(signal ? [signal] : [])]);
       const announced = once(this.emitter, orderId, { signal: deadline }).catch(() => undefined);
       // Read after subscribing: an outcome committed in between is not missed.
-      const view = await findOrderView(this.db, orderId);
+      const view = (await findOrderView(this.db, orderId))?.view;
       if (!view || view.status !== 'PENDING') return view;
       await announced;
-      return findOrderView(this.db, orderId);
+      return (await findOrderView(this.db, orderId))?.view;
     } finally {
       this.track(orderId, -1);
     }

@@ -1,5 +1,5 @@
 import { AppError, idSchema, parseBody, parseId, type ServiceContext } from '@cdc-outbox-saga/platform';
-import type { Express, Response } from 'express';
+import type { Express, Request, Response } from 'express';
 import { z } from 'zod';
 import { findOrderView, type OrderView } from '../data/order-repository.js';
 import { placeOrder } from '../domain/place-order.js';
@@ -28,6 +28,23 @@ export const newOrder = z.strictObject({
 
 const idempotencyKey = z.string().regex(/^[\x21-\x7e]{1,200}$/, 'visible ASCII, 1 to 200 characters');
 
+/** The scope that lets a caller read every order (support staff, the audit). */
+export const READ_ALL_ORDERS_SCOPE = 'orders:read-all';
+
+/**
+ * Who is calling, as the gateway verified it (it replaces whatever a client sent in these headers). A
+ * call without them did not come through the gateway: the services listen on 127.0.0.1 only.
+ */
+function caller(req: Request): { subject: string | undefined; scopes: string[] } {
+  return { subject: req.get('x-auth-subject') || undefined, scopes: (req.get('x-auth-scopes') ?? '').split(' ').filter(Boolean) };
+}
+
+/** An order is readable by the subject that placed it, by a caller with the read-all scope, and internally. */
+export function mayRead(who: { subject: string | undefined; scopes: string[] }, placedBy: string | null): boolean {
+  if (who.subject === undefined) return true;
+  return who.subject === placedBy || who.scopes.includes(READ_ALL_ORDERS_SCOPE);
+}
+
 /** 201 COMPLETED, 409 CANCELLED (with its reason), 202 while PENDING; always with Location. */
 function sendOutcome(res: Response, view: OrderView, waited: number | undefined): void {
   const status = view.status === 'COMPLETED' ? 201 : view.status === 'CANCELLED' ? 409 : 202;
@@ -48,6 +65,7 @@ export function orderRoutes(maxWaitSeconds: number) {
         ...order,
         idempotencyKey: rawKey,
         traceparent: req.get('traceparent'),
+        placedBy: caller(req).subject,
       });
       const wait = preferredWaitSeconds(req.get('prefer'), maxWaitSeconds);
       // Stop waiting (and polling for it) as soon as the client hangs up.
@@ -58,9 +76,12 @@ export function orderRoutes(maxWaitSeconds: number) {
     });
 
     app.get('/orders/:id', async (req, res) => {
-      const view = await findOrderView(db, parseId(req.params.id));
-      if (!view) throw new AppError('ORDER_NOT_FOUND', `no order ${req.params.id}`, { status: 404 });
-      res.json(view);
+      const found = await findOrderView(db, parseId(req.params.id));
+      // Someone else's order is answered as unknown: its existence is not the caller's business.
+      if (!found || !mayRead(caller(req), found.placedBy)) {
+        throw new AppError('ORDER_NOT_FOUND', `no order ${req.params.id}`, { status: 404 });
+      }
+      res.json(found.view);
     });
   };
 }
