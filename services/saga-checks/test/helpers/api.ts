@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { mintToken } from '@cdc-outbox-saga/local-stack';
 
 /** The gateway, as `npm test` / `npm start` publish it. */
 export const gateway = (process.env.GATEWAY_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
@@ -9,15 +10,34 @@ export interface Answer<T = any> {
   headers: Headers;
 }
 
+/**
+ * The subject this test file acts as: one per file (each file runs in its own process), so files never
+ * share a rate-limit bucket, and the orders a file places are its own to read.
+ */
+export const subject = `saga-checks-${randomUUID().slice(0, 8)}`;
+let token: Promise<string> | undefined;
+
+/** A token for `subject`, signed with the local stack's development key, as `npm run -s token` prints. */
+export function bearer(): Promise<string> {
+  token ??= mintToken({ subject });
+  return token;
+}
+
+/**
+ * A request through the gateway, authenticated as this file's subject unless `token` says otherwise
+ * (a string: that token; null: no Authorization header at all).
+ */
 export async function api<T = any>(
   method: string,
   path: string,
-  options: { body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  options: { body?: unknown; raw?: string; headers?: Record<string, string>; token?: string | null } = {},
 ): Promise<Answer<T>> {
+  const token = options.token === undefined ? await bearer() : options.token;
   const response = await fetch(`${gateway}/api${path}`, {
     method,
     headers: {
       ...(options.body !== undefined || options.raw !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
       ...options.headers,
     },
     body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),

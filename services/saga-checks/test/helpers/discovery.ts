@@ -1,0 +1,69 @@
+import { createServer } from 'node:net';
+import { eurekaUrls, fetchApplications, type DiscoveredInstance } from '@cdc-outbox-saga/platform';
+import { gateway } from './api.js';
+
+/** The stack's Eureka, as `npm test` publishes it. */
+export const eureka = eurekaUrls(process.env.EUREKA_URL ?? 'http://127.0.0.1:8761/eureka');
+
+export async function eurekaInstances(app: string): Promise<DiscoveredInstance[]> {
+  return (await fetchApplications(eureka)).get(app) ?? [];
+}
+
+interface GatewayHealth {
+  instances: Record<string, number>;
+  registryAgeMs: number | null;
+}
+
+async function gatewayHealth(): Promise<GatewayHealth> {
+  const response = await fetch(`${gateway}/health`, { signal: AbortSignal.timeout(5000) });
+  return (await response.json()) as GatewayHealth;
+}
+
+/** How many instances of each service the gateway would route to now (its /health says). */
+export async function gatewayInstances(): Promise<Record<string, number>> {
+  return (await gatewayHealth()).instances;
+}
+
+/** How long ago the gateway last read Eureka successfully. */
+export async function gatewayRegistryAgeMs(): Promise<number> {
+  return (await gatewayHealth()).registryAgeMs ?? Infinity;
+}
+
+/**
+ * Polls `read` every 200 ms until `done` holds for what it returns; fails after `timeoutMs` with the
+ * last value. Returns how long it took.
+ */
+export async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    let value: T | undefined;
+    try {
+      value = await read();
+      if (done(value)) return Date.now() - started;
+    } catch (error) {
+      value = undefined;
+      if (Date.now() - started > timeoutMs) throw error;
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** A TCP port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** How many requests an instance has served on `route` (from its own /metrics). */
+export async function servedCount(instanceUrl: string, route: string): Promise<number> {
+  const text = await (await fetch(`${instanceUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('http_request_duration_seconds_count{') && line.includes(`route="${route}"`)) total += Number(line.split(' ').at(-1));
+  }
+  return total;
+}
