@@ -92,6 +92,10 @@ interface Attempt {
   /** The path after Express cut the route prefix, before the proxy rewrote it. */
   path: string;
   tried: Set<string>;
+  /** Whether this attempt went out on a kept-alive connection (Node's `ClientRequest.reusedSocket`). */
+  reusedSocket?: boolean;
+  /** Whether the instance had begun to answer. */
+  answered?: boolean;
 }
 
 export interface RunningGateway {
@@ -102,6 +106,13 @@ export interface RunningGateway {
 /** Our code for a connection that was not made within `connectTimeoutMs`: like a refusal, it never reached the instance. */
 const CONNECT_TIMEOUT = 'ECONNECTTIMEOUT';
 const neverReached = new Set(['ECONNREFUSED', 'EHOSTUNREACH', CONNECT_TIMEOUT]);
+/**
+ * What a kept-alive connection gives when the instance closed it (or died) just as the request went out.
+ * The instance may or may not have read the request, so only an idempotent one (RFC 9110 section 9.2.2)
+ * is sent again, as HTTP clients do for requests on a reused connection.
+ */
+const staleConnection = new Set(['ECONNRESET', 'EPIPE']);
+const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 /**
  * The gateway: `/api/<resource>` goes to the resource's service with the `/api` prefix taken off,
@@ -193,6 +204,9 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
       xfwd: true,
       on: {
         proxyReq: (proxyReq, req) => {
+          const attempt = attempts.get(req);
+          // The agent hands out a free socket synchronously, so this is known before anything is written.
+          if (attempt) attempt.reusedSocket = proxyReq.reusedSocket;
           limitConnectTime(proxyReq, settings.upstream.connectTimeoutMs);
           const body = (req as IncomingMessage & { body?: unknown }).body;
           if (!Buffer.isBuffer(body)) return;
@@ -204,15 +218,21 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
         },
         proxyRes: (_proxyRes, req) => {
           const attempt = attempts.get(req);
-          if (attempt) balancer.succeeded(attempt.target);
+          if (!attempt) return;
+          attempt.answered = true;
+          balancer.succeeded(attempt.target);
         },
         error: (error, req, res) => {
           const code = (error as NodeJS.ErrnoException).code ?? '';
           const attempt = attempts.get(req);
           logger.warn({ code, target: attempt?.target, path: req.url, requestId: req.headers[REQUEST_ID_HEADER] }, 'upstream failed');
           if (attempt) balancer.failed(attempt.target, neverReached.has(code));
-          if (neverReached.has(code)) {
-            // It never reached the instance, so another one may take it, whatever the method.
+          const retriable =
+            neverReached.has(code) ||
+            (staleConnection.has(code) && attempt?.reusedSocket === true && !attempt.answered && idempotentMethods.has(req.method ?? ''));
+          if (retriable) {
+            // It never reached the instance, so another one may take it, whatever the method; or it is
+            // idempotent and went out on a connection the instance had already closed.
             const next = attempt && balancer.pick(attempt.tried);
             if (attempt && next && 'setHeader' in res && !res.headersSent) {
               attempt.tried.add(next);

@@ -203,6 +203,58 @@ test('an instance that drops the connection mid-request is a JSON 502', async (t
   t.like(await answer.json(), { error: { code: 'BAD_GATEWAY' } });
 });
 
+/** Answers the first request of each connection and drops the connection on the second, as an instance killed between two requests would. */
+async function closingAfterOne() {
+  const seen = new WeakSet<object>();
+  let received = 0;
+  const instance = await upstream((req, res) => {
+    received++;
+    if (seen.has(req.socket)) {
+      req.socket.destroy();
+      return;
+    }
+    seen.add(req.socket);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ name: 'closing' }));
+  });
+  return { ...instance, received: () => received };
+}
+
+test('a GET that meets a kept-alive connection the instance just dropped goes to the next instance', async (t) => {
+  const closing = await closingAfterOne();
+  const b = await echo('b');
+  servers.push(closing.server, b.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [closing.url, b.url] }]);
+  const names = [];
+  // closing (new connection), b, closing again on the kept-alive connection: dropped, so b answers it.
+  for (let i = 0; i < 3; i++) {
+    const answer = await call(`${gateway.url}/api/orders/${i}`);
+    t.is(answer.status, 200);
+    names.push(((await answer.json()) as { name: string }).name);
+  }
+  t.deepEqual(names, ['closing', 'b', 'b']);
+  t.is(closing.received(), 2);
+});
+
+test('a POST that meets a dropped kept-alive connection is a 502 and is not sent again', async (t) => {
+  const closing = await closingAfterOne();
+  let bReceived = 0;
+  const b = await upstream((_req, res) => {
+    bReceived++;
+    res.end('{}');
+  });
+  servers.push(closing.server, b.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [closing.url, b.url] }]);
+  const post = () => call(`${gateway.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  t.is((await post()).status, 200);
+  t.is((await post()).status, 200);
+  const third = await post();
+  t.is(third.status, 502, 'the instance may have read it: not ours to send twice');
+  t.like(await third.json(), { error: { code: 'BAD_GATEWAY' } });
+  t.is(closing.received(), 2);
+  t.is(bReceived, 1);
+});
+
 test('a path outside every route is a JSON 404', async (t) => {
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: ['http://127.0.0.1:9'] }]);
   const answer = await call(`${gateway.url}/nowhere`);
