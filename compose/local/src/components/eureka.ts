@@ -61,9 +61,9 @@ export const eureka: Component = {
   async isReady() {
     try {
       const health = await httpJson<{ status?: string }>(`${eurekaUrl}/actuator/health`);
-      if (health.status !== 'UP') return false;
-      await httpJson(`${eurekaUrl}/eureka/apps`);
-      return true;
+      // Not /eureka/apps: a server that has just started refuses reads for a while (wait-time-in-ms-when-sync-empty)
+      // while it takes registrations, which is all the services need of it.
+      return health.status === 'UP';
     } catch {
       return false;
     }

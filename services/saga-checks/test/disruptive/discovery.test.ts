@@ -69,6 +69,21 @@ test.serial('with Eureka stopped the gateway keeps routing; when it returns ever
   t.is(placed.status, 201);
   t.is(placed.body.status, 'COMPLETED');
 
+  // From here until the gateway has read the new registry, it must never route to fewer instances: a
+  // restarted Eureka refuses reads until the instances are back, so the gateway keeps its last table.
+  const configuredCounts = () =>
+    Object.fromEntries(['order', 'product', 'user'].map((service) => [service, serviceInstanceNames().filter((n) => n.startsWith(`${service}-`)).length]));
+  const seen: Record<string, number>[] = [];
+  let sampling = true;
+  t.teardown(() => {
+    sampling = false;
+  });
+  const sampler = (async () => {
+    while (sampling) {
+      seen.push(await gatewayInstances().catch(() => ({})));
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
   await startComponents(['eureka'], owners);
   restarted = true;
   const expected = [...serviceInstanceNames(), 'gateway-1'].sort();
@@ -79,4 +94,12 @@ test.serial('with Eureka stopped the gateway keeps routing; when it returns ever
     30_000,
   );
   t.log(`all ${expected.length} instances re-registered ${Math.round(tookMs / 1000)} s after Eureka answered again`);
+  // The gateway's next good read of the restarted Eureka.
+  const readAt = Date.now();
+  await waitFor('the gateway reading the restarted Eureka', gatewayRegistryAgeMs, (age) => age < Date.now() - readAt, 15_000);
+  sampling = false;
+  await sampler;
+  t.deepEqual(await gatewayInstances(), configuredCounts());
+  t.true(seen.length > 0);
+  for (const counts of seen) t.deepEqual(counts, configuredCounts(), 'the gateway never lost an instance while Eureka came back');
 });
