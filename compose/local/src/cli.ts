@@ -15,6 +15,7 @@ const usage = `usage: cli.js <command>
   restart NAME       restart one component (${components.map((c) => c.name).join(', ')})
   reset              stop everything and delete the state folder (${settings.stateDir}); fetched artifacts stay
                      in the Maven repository, so the next start does not download them again
+  env                the addresses a service started by hand needs (DB_PORT, KAFKA_BROKERS, EUREKA_URL, …), as KEY=value
   token [--sub NAME] [--scope "a b"] [--ttl SECONDS]
                      print a development JWT for the gateway (subject dev-user, one hour, no scopes unless
                      given), signed with the key in ${settings.stateDir}/secrets, made on first use; only the
@@ -113,6 +114,10 @@ async function main(argv: string[]): Promise<number> {
     case 'restart':
       if (!rest[0]) throw new Error('restart needs a component name');
       await restart(rest[0]);
+      return 0;
+    case 'env':
+      // KEY=value lines a shell can load (set -a; . <(npm run -s stack:env)), for a process started by hand.
+      for (const [key, value] of Object.entries(stackEnvironment())) console.log(`${key}=${value}`);
       return 0;
     case 'reset':
       await downAll();
