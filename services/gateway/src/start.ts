@@ -44,6 +44,8 @@ export const gatewaySettings = z.object({
     timeoutMs: z.coerce.number().int().positive(),
     /** Keep-alive connections per instance, at most. */
     maxSockets: z.coerce.number().int().positive(),
+    /** Off only to measure what keep-alive saves (npm run bench), or behind something that cannot keep connections. */
+    keepAlive: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(true),
   }),
   outlier: z.object({
     consecutiveFailures: z.coerce.number().int().positive(),
@@ -129,7 +131,7 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
   const discovery = new EurekaDiscovery(settings.eureka.serviceUrl, settings.eureka.registryRefreshMs, logger);
   const balancers = new Map<string, LoadBalancer>();
   // Keep-alive to the instances: a TCP handshake per request costs more than the request itself.
-  const agent = new Agent({ keepAlive: true, maxSockets: settings.upstream.maxSockets, scheduling: 'lifo' });
+  const agent = new Agent({ keepAlive: settings.upstream.keepAlive, maxSockets: settings.upstream.maxSockets, scheduling: 'lifo' });
   const app = express();
   app.disable('x-powered-by');
 

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
-import { mintToken } from '@cdc-outbox-saga/local-stack';
+import { mintToken, recordedPid, serviceInstanceUrls } from '@cdc-outbox-saga/local-stack';
 import { audit } from './audit.js';
 import { closeDatabases, openDatabases } from './databases.js';
 
 /**
- * npm run bench [-- --phases latency,throughput --latency-rate 20 --latency-seconds 30
+ * npm run bench [-- --phases latency,throughput,gateway --latency-rate 20 --latency-seconds 30
  *                   --throughput-rate 300 --throughput-seconds 60 --concurrency 400
  *                   --latency-warmup-seconds 90 --throughput-warmup-seconds 5]
  *
@@ -18,11 +18,16 @@ import { closeDatabases, openDatabases } from './databases.js';
  * `Prefer: wait=30`, and measures POST to final state. Meanwhile it reads the three topics itself and
  * times every event from its outbox write (the payload's occurredAt) to its receipt: one CDC hop. In the
  * same run it measures the floors below the saga: one durable MariaDB transaction and a kafkajs
- * produce -> consume round trip on the same broker. Figures go to stdout and bench-results/*.json.
+ * produce -> consume round trip on the same broker. The `gateway` phase (--gateway-seconds,
+ * --gateway-clients) measures what the gateway adds to a request: the same GET straight to a product
+ * instance and through the gateway, closed loop, with the gateway's CPU per request from /proc.
+ * Figures go to stdout and bench-results/*.json.
  */
 const { values: args } = parseArgs({
   options: {
-    phases: { type: 'string', default: 'latency,throughput' },
+    phases: { type: 'string', default: 'latency,throughput,gateway' },
+    'gateway-seconds': { type: 'string', default: '15' },
+    'gateway-clients': { type: 'string', default: '16' },
     'latency-rate': { type: 'string', default: '20' },
     'latency-seconds': { type: 'string', default: '30' },
     'throughput-rate': { type: 'string', default: '300' },
@@ -256,6 +261,61 @@ async function kafkaFloor(kafka: Kafka, samples = 300) {
   return percentiles(times.slice(10)); // the first few include connection set-up
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (Linux, 100 ticks/s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime: fields 14 and 15 of the line
+}
+
+/** `clients` loops GETting `url` back to back for `seconds`; requests/s and latency. */
+async function closedLoop(url: (client: number) => string, headers: (client: number) => Promise<Record<string, string>>, clients: number, seconds: number) {
+  const times: number[] = [];
+  let failed = 0;
+  const until = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      const h = await headers(client);
+      while (performance.now() < until) {
+        const start = performance.now();
+        const response = await fetch(url(client), { headers: h });
+        await response.arrayBuffer();
+        if (response.status === 200) times.push(performance.now() - start);
+        else failed++;
+      }
+    }),
+  );
+  return { requestsPerSecond: Math.round(times.length / seconds), failed, ms: percentiles(times) };
+}
+
+/**
+ * What the gateway adds: GET /products/:id straight to one product instance, then through the gateway
+ * (authentication, rate limit, routing, proxying to the same service's instances), each closed loop with
+ * the same number of clients. One subject per client keeps the per-subject rate limit out of the figure.
+ */
+async function gatewayOverhead(productId: string, clients: number, seconds: number) {
+  const direct = Object.entries(serviceInstanceUrls()).find(([name]) => name.startsWith('product-'))![1];
+  const gatewayPid = recordedPid('gateway');
+  const noHeaders = async () => ({});
+  await closedLoop(() => `${direct}/products/${productId}`, noHeaders, clients, 2);
+  const straight = await closedLoop(() => `${direct}/products/${productId}`, noHeaders, clients, seconds);
+  const asClient = async (client: number) => ({ authorization: `Bearer ${await tokenFor(`bench-gateway-${client}`)}` });
+  await closedLoop(() => `${gateway}/api/products/${productId}`, asClient, clients, 2);
+  const cpuBefore = gatewayPid ? cpuSeconds(gatewayPid) : NaN;
+  const through = await closedLoop(() => `${gateway}/api/products/${productId}`, asClient, clients, seconds);
+  const cpu = gatewayPid ? cpuSeconds(gatewayPid) - cpuBefore : NaN;
+  const result = {
+    clients,
+    seconds,
+    direct: straight,
+    throughGateway: through,
+    addedMs: { p50: Math.round((through.ms.p50 - straight.ms.p50) * 10) / 10, p99: Math.round((through.ms.p99 - straight.ms.p99) * 10) / 10 },
+    gatewayCpuMsPerRequest: Math.round(((cpu * 1000) / (through.requestsPerSecond * seconds)) * 100) / 100,
+  };
+  console.log(`  gateway: ${JSON.stringify(result)}`);
+  return result;
+}
+
 const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING });
 const phases = args.phases.split(',').map((p) => p.trim());
 const concurrency = Number(args.concurrency);
@@ -265,7 +325,8 @@ const floors = { mysqlDurableTxMs: await databaseFloor(), kafkaRoundTripMs: awai
 console.log(`✓ floors: ${JSON.stringify(floors)}`);
 const hops = await hopRecorder(kafka);
 const results: Array<PhaseResult & { cdcHopMs: ReturnType<typeof percentiles> }> = [];
-for (const name of phases) {
+const orderPhases = phases.filter((name) => name !== 'gateway');
+for (const name of orderPhases) {
   const rate = Number(name === 'latency' ? args['latency-rate'] : args['throughput-rate']);
   const seconds = Number(name === 'latency' ? args['latency-seconds'] : args['throughput-seconds']);
   // JIT, connection pools and consumer fetch sessions warm up at the phase's own rate first; not counted.
@@ -278,6 +339,9 @@ for (const name of phases) {
   console.log(`  cdc hop (outbox write -> receipt) ms: ${JSON.stringify(results.at(-1)!.cdcHopMs)}`);
 }
 await hops.stop();
+const gatewayResult = phases.includes('gateway')
+  ? (console.log('▶ gateway overhead'), await gatewayOverhead(ids.productIds[0]!, Number(args['gateway-clients']), Number(args['gateway-seconds'])))
+  : undefined;
 
 const dbs = openDatabases();
 const findings = await audit(dbs, { productIds: ids.productIds, userIds: ids.userIds, pendingGraceSeconds: 30 });
@@ -288,6 +352,7 @@ const report = {
   machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
   floors,
   phases: results,
+  gateway: gatewayResult,
   targets: {
     latency: 'at 20 orders/s: end-to-end p50 <= 100 ms, p99 <= 300 ms; per-hop CDC p50 <= 20 ms',
     throughput: '>= 300 completed orders/s for 60 s with p99 <= 1 s',
@@ -301,6 +366,12 @@ console.log('\nsummary');
 for (const r of results) {
   console.log(
     `  ${r.phase.padEnd(10)} offered ${r.offeredRate}/s  completed ${r.throughputPerSecond}/s  e2e p50 ${r.endToEndMs.p50} ms  p95 ${r.endToEndMs.p95} ms  p99 ${r.endToEndMs.p99} ms  cdc hop p50 ${r.cdcHopMs.p50} ms p99 ${r.cdcHopMs.p99} ms  (not completed: ${r.cancelled + r.pendingOrFailed})`,
+  );
+}
+if (gatewayResult) {
+  const { direct, throughGateway: via } = gatewayResult;
+  console.log(
+    `  gateway    GET, ${gatewayResult.clients} clients: direct ${direct.requestsPerSecond}/s p50 ${direct.ms.p50} ms p99 ${direct.ms.p99} ms; through the gateway ${via.requestsPerSecond}/s p50 ${via.ms.p50} ms p99 ${via.ms.p99} ms (+${gatewayResult.addedMs.p50} ms p50); gateway CPU ${gatewayResult.gatewayCpuMsPerRequest} ms/request`,
   );
 }
 console.log(`  floors     durable MariaDB tx p50 ${floors.mysqlDurableTxMs.p50} ms  kafkajs produce->consume p50 ${floors.kafkaRoundTripMs.p50} ms`);

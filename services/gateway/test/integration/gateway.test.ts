@@ -66,7 +66,7 @@ async function gatewayFor(routes: GatewaySettings['routes'], timeoutMs = 2000): 
   return start({
     service: { name: 'gateway', instanceId: 'gateway-test' },
     http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1024 },
-    upstream: { connectTimeoutMs: 1000, timeoutMs, maxSockets: 16 },
+    upstream: { connectTimeoutMs: 1000, timeoutMs, maxSockets: 16, keepAlive: true },
     outlier: { consecutiveFailures: 3, ejectionMs: 60_000 },
     // Fixed targets on every route: these tests are about proxying, not discovery.
     eureka: { serviceUrl: [], renewalIntervalSeconds: 5, leaseDurationSeconds: 15, registryRefreshMs: 1000 },

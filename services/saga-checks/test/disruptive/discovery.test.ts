@@ -93,7 +93,7 @@ test.serial('with Eureka stopped the gateway keeps routing; when it returns ever
     (list) => JSON.stringify(list.filter((i) => i.status === 'UP').map((i) => i.instanceId).sort()) === JSON.stringify(expected),
     30_000,
   );
-  t.log(`all ${expected.length} instances re-registered ${Math.round(tookMs / 1000)} s after Eureka answered again`);
+  t.log(`all ${expected.length} instances listed ${Math.round(tookMs / 1000)} s after Eureka was up again (it refuses reads for its first 10 s)`);
   // The gateway's next good read of the restarted Eureka.
   const readAt = Date.now();
   await waitFor('the gateway reading the restarted Eureka', gatewayRegistryAgeMs, (age) => age < Date.now() - readAt, 15_000);
