@@ -4,6 +4,7 @@
  * through the schema registry, the outbox writer and the idempotent consumer.
  */
 export { AppError, describeError, isRetriable } from './errors.js';
+export { setLogLevel } from './logger.js';
 export { createLogger, type Logger } from './logger.js';
 export { createDatabase, type DatabaseSettings } from './data/database.js';
 export { migrate, platformMigrations, timestamps, type Migration } from './data/migrations.js';
@@ -32,11 +33,26 @@ export {
 } from './http/http-app.js';
 export {
   baseServiceSettings,
+  configSettings,
   eurekaSettings,
   loadServiceConfig,
+  loadedConfig,
+  logSettings,
   packageVersion,
+  retrySettings,
   type BaseServiceSettings,
+  type ConfigOrigin,
 } from './runtime/service-config.js';
+export { LiveConfig, watchConfig, type LiveConfigOptions } from './config/live-config.js';
+export {
+  configServiceTarget,
+  environmentAnswer,
+  fetchEnvironment,
+  settingsLayer,
+  type ConfigServiceTarget,
+  type EnvironmentAnswer,
+} from './config/config-client.js';
+export { flatten, keyPath, mergeSources, unflatten } from './config/properties.js';
 export {
   EurekaClient,
   eurekaUrls,

@@ -218,11 +218,17 @@ export class IdempotentConsumer {
     });
   }
 
+  /** Changes the backoff of retries that start from now on (a live setting). */
+  setRetry(retry: { minMs: number; maxMs: number }): void {
+    this.options.retry = { ...retry };
+  }
+
   private async withRetry<T>(
     heartbeat: () => Promise<void>,
     where: { topic: string; partition: number; offset: string },
     work: () => Promise<T>,
   ): Promise<T> {
+    // Read per failure, so a backoff changed live applies to the next retried event.
     const { minMs = 100, maxMs = 10_000 } = this.options.retry ?? {};
     return pRetry(
       async () => {

@@ -17,7 +17,10 @@ import { OutboxWriter } from '../outbox/outbox-writer.js';
 import { EurekaClient } from '../discovery/eureka-client.js';
 import { HealthMonitor, consumerCheck, databaseCheck, type HealthReport } from './health.js';
 import { ServiceMetrics } from './metrics.js';
-import type { BaseServiceSettings } from './service-config.js';
+import type { z } from 'zod';
+import { LiveConfig } from '../config/live-config.js';
+import { setLogLevel } from '../logger.js';
+import { baseServiceSettings, type BaseServiceSettings } from './service-config.js';
 
 /** What a service's routes and handlers get to work with. */
 export interface ServiceContext {
@@ -28,8 +31,15 @@ export interface ServiceContext {
   metrics: ServiceMetrics;
 }
 
-export interface ServiceDefinition<Extra extends object = object> {
-  settings: BaseServiceSettings;
+export interface ServiceDefinition<Extra extends object = object, Settings extends BaseServiceSettings = BaseServiceSettings> {
+  settings: Settings;
+  /** The schema `settings` were loaded with; a new commit of the config service is validated with it. */
+  schema?: z.ZodType<Settings>;
+  /**
+   * Settings of this service that apply without a restart, by key prefix (`saga.maxWaitSeconds`). The
+   * platform's own are always live: `log.level`, `kafka.retry`.
+   */
+  live?: (context: ServiceContext & Extra) => Record<string, (settings: Settings) => void>;
   /** The service's release, shown in Eureka's metadata (`packageVersion(import.meta.url)`). */
   version: string;
   migrations: Migration[];
@@ -45,6 +55,8 @@ export interface ServiceDefinition<Extra extends object = object> {
 }
 
 export interface RunningService extends ServiceContext {
+  /** The settings in force and where they came from; changes as the config service's commits apply. */
+  config: LiveConfig<BaseServiceSettings>;
   /** Base URL of the HTTP server (useful with port 0). */
   url: string;
   consumer: IdempotentConsumer;
@@ -62,11 +74,12 @@ export function healthAnswer(report: HealthReport, instance: string): { status: 
  * Boots a domain service: migrates its database, registers its event schemas, starts its idempotent
  * consumer and serves HTTP (routes, GET /health, GET /metrics). `stop()` undoes it in reverse order.
  */
-export async function startService<Extra extends object = object>(
-  definition: ServiceDefinition<Extra>,
+export async function startService<Extra extends object = object, Settings extends BaseServiceSettings = BaseServiceSettings>(
+  definition: ServiceDefinition<Extra, Settings>,
 ): Promise<RunningService> {
   const { settings } = definition;
-  const logger = createLogger(`${settings.service.name}-service`).child({ instance: settings.service.instanceId });
+  setLogLevel(settings.log.level);
+  const logger = createLogger(`${settings.service.name}-service`, settings.log.level).child({ instance: settings.service.instanceId });
   const metrics = new ServiceMetrics(settings.service.name, settings.service.instanceId);
   const db = createDatabase({ ...settings.db, pool: { min: 0, max: settings.db.poolMax } });
 
@@ -100,6 +113,7 @@ export async function startService<Extra extends object = object>(
     groupId: settings.kafka.groupId,
     topics: definition.topics,
     partitionsConsumedConcurrently: settings.kafka.partitionsConsumedConcurrently,
+    retry: settings.kafka.retry,
     handlers: definition.handlers(context),
     onEvent: (event, outcome, durationMs) => {
       const type = event?.eventType ?? 'unknown';
@@ -120,9 +134,16 @@ export async function startService<Extra extends object = object>(
 
   const app = createHttpApp();
   app.use(metrics.httpMiddleware());
+  const config = new LiveConfig<Settings>(definition.schema ?? (baseServiceSettings as unknown as z.ZodType<Settings>), settings, {
+    logger,
+    intervalMs: settings.config.refreshMs,
+  })
+    .on('log.level', (s) => setLogLevel(s.log.level))
+    .on('kafka.retry', (s) => consumer.setRetry(s.kafka.retry));
+  for (const [prefix, apply] of Object.entries(definition.live?.(context) ?? {})) config.on(prefix, apply);
   app.get('/health', (_req, res) => {
     const { status, body } = healthAnswer(health.current, settings.service.instanceId);
-    res.status(status).json(body);
+    res.status(status).json({ ...(body as object), config: config.origin });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -131,6 +152,7 @@ export async function startService<Extra extends object = object>(
   finishHttpApp(app, logger);
 
   health.start();
+  config.start();
   await consumer.start();
   const cleaner = new ProcessedEventsCleaner(db, logger, settings.kafka.dedupeRetentionHours);
   cleaner.start();
@@ -157,7 +179,9 @@ export async function startService<Extra extends object = object>(
     url,
     consumer,
     health,
+    config: config as unknown as LiveConfig<BaseServiceSettings>,
     async stop() {
+      config.stop();
       // Out of Eureka first, so the gateway stops sending here while requests in flight finish.
       await eureka?.stop();
       health.stop();

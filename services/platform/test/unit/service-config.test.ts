@@ -5,11 +5,19 @@ const valid = {
   service: { name: 'order', instanceId: 'order-1' },
   http: { host: '127.0.0.1', port: 3001 },
   db: { host: '127.0.0.1', port: 3307, user: 'order_svc', password: 'x', database: 'order_db', poolMax: 10 },
-  kafka: { brokers: '127.0.0.1:9092, 127.0.0.2:9092', groupId: 'order-service', partitionsConsumedConcurrently: 3, dedupeRetentionHours: 192 },
+  kafka: {
+    brokers: '127.0.0.1:9092, 127.0.0.2:9092',
+    groupId: 'order-service',
+    partitionsConsumedConcurrently: 3,
+    dedupeRetentionHours: 192,
+    retry: { minMs: 100, maxMs: 10_000 },
+  },
   registry: { url: 'http://127.0.0.1:8081/apis/ccompat/v7' },
   outbox: { deleteAfterInsert: true },
   eureka: { serviceUrl: 'http://127.0.0.1:8761/eureka/, http://127.0.0.2:8761/eureka', renewalIntervalSeconds: 5, leaseDurationSeconds: 15 },
   health: { intervalMs: 2000 },
+  log: { level: 'info' },
+  config: { refreshMs: 2000 },
 };
 
 test('a complete configuration is read into typed settings; brokers may be a comma-separated string', (t) => {
@@ -37,4 +45,13 @@ test('a dedupe retention that does not outlive the topics\' 7-day retention is r
   const result = baseServiceSettings.safeParse({ ...valid, kafka: { ...valid.kafka, dedupeRetentionHours: 168 } });
   t.false(result.success);
   t.regex(result.error!.issues[0]!.message, /168 h retention/);
+});
+
+test('a retry backoff whose minimum exceeds its maximum, or an unknown log level, is refused and named', (t) => {
+  const retry = baseServiceSettings.safeParse({ ...valid, kafka: { ...valid.kafka, retry: { minMs: 500, maxMs: 100 } } });
+  t.false(retry.success);
+  t.is(retry.error!.issues[0]!.path.join('.'), 'kafka.retry');
+  const level = baseServiceSettings.safeParse({ ...valid, log: { level: 'loud' } });
+  t.false(level.success);
+  t.is(level.error!.issues[0]!.path.join('.'), 'log.level');
 });
