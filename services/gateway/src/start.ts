@@ -4,8 +4,12 @@ import {
   REQUEST_ID_HEADER,
   EurekaClient,
   ServiceMetrics,
+  LiveConfig,
   childTraceparent,
+  configSettings,
   createLogger,
+  logSettings,
+  setLogLevel,
   eurekaSettings,
   fromBodyParser,
   instanceMetadata,
@@ -16,7 +20,7 @@ import {
   requestIdFrom,
 } from '@cdc-outbox-saga/platform';
 import express from 'express';
-import { createProxyMiddleware } from 'http-proxy-middleware';
+import { createProxyMiddleware, type Options as ProxyOptions } from 'http-proxy-middleware';
 import { z } from 'zod';
 import { Gauge } from 'prom-client';
 import { authSettings, authenticate, readPublicKeyFile } from './auth.js';
@@ -58,6 +62,8 @@ export const gatewaySettings = z.object({
   auth: authSettings,
   /** A token bucket per token subject (per client address for requests without a token). */
   rateLimit: rateLimitSettings,
+  log: logSettings,
+  config: configSettings,
   routes: z
     .array(
       z.object({
@@ -126,10 +132,14 @@ const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
  * read whole but not parsed: each service validates its own.
  */
 export async function start(settings: GatewaySettings): Promise<RunningGateway> {
-  const logger = createLogger('gateway').child({ instance: settings.service.instanceId });
+  // A copy: live settings from the config service change it in place, and the caller's object stays as given.
+  settings = structuredClone(settings);
+  setLogLevel(settings.log.level);
+  const logger = createLogger('gateway', settings.log.level).child({ instance: settings.service.instanceId });
   const metrics = new ServiceMetrics('gateway', settings.service.instanceId);
   const discovery = new EurekaDiscovery(settings.eureka.serviceUrl, settings.eureka.registryRefreshMs, logger);
   const balancers = new Map<string, LoadBalancer>();
+  const proxies: Array<ProxyOptions<IncomingMessage, ServerResponse>> = [];
   // Keep-alive to the instances: a TCP handshake per request costs more than the request itself.
   const agent = new Agent({ keepAlive: settings.upstream.keepAlive, maxSockets: settings.upstream.maxSockets, scheduling: 'lifo' });
   const app = express();
@@ -164,7 +174,7 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
   app.get('/health', (_req, res) => {
     // UP while it can serve: with no instance of a service, its requests get a clear 503, not a dead gateway.
     const registryAgeMs = Number.isFinite(discovery.ageMs) ? discovery.ageMs : null;
-    res.json({ status: 'UP', instance: settings.service.instanceId, instances: routable(), registryAgeMs });
+    res.json({ status: 'UP', instance: settings.service.instanceId, instances: routable(), registryAgeMs, config: config.origin });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -196,7 +206,7 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
     );
     balancers.set(route.prefix, balancer);
     const attempts = new WeakMap<IncomingMessage, Attempt>();
-    const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    const proxyOptions: ProxyOptions<IncomingMessage, ServerResponse> = {
       router: (req) => attempts.get(req)!.target,
       agent,
       // Mounted under the prefix, Express has already cut it off: /api/orders/42 arrives as /42.
@@ -253,7 +263,10 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
           }
         },
       },
-    });
+    };
+    // http-proxy-middleware keeps this object and copies it per request: a new timeout applies to the next one.
+    proxies.push(proxyOptions);
+    const proxy = createProxyMiddleware(proxyOptions);
     app.use(
       route.prefix,
       (req, res, next) => {
@@ -276,6 +289,20 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
     const known = fromBodyParser(error, `${settings.http.maxBodyBytes} bytes`);
     sendError(res, known?.status ?? 400, known?.code ?? 'BAD_REQUEST', known?.message ?? error.message);
   });
+
+  // Live settings: a new commit of the config service changes these without a restart. The timeouts are
+  // read per request from `settings.upstream`, the response timeout also from each route's proxy options.
+  const config = new LiveConfig(gatewaySettings, settings, { logger, intervalMs: settings.config.refreshMs })
+    .on('log.level', (s) => setLogLevel(s.log.level))
+    .on('rateLimit', (s) => limiter.setLimits(s.rateLimit.capacity, s.rateLimit.refillPerSecond))
+    .on('upstream.connectTimeoutMs', (s) => {
+      settings.upstream.connectTimeoutMs = s.upstream.connectTimeoutMs;
+    })
+    .on('upstream.timeoutMs', (s) => {
+      settings.upstream.timeoutMs = s.upstream.timeoutMs;
+      for (const options of proxies) options.proxyTimeout = s.upstream.timeoutMs;
+    })
+    .start();
 
   const needsDiscovery = settings.routes.some((route) => !route.targets);
   if (needsDiscovery) await discovery.start();
@@ -303,6 +330,7 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
   return {
     url,
     async stop() {
+      config.stop();
       await eureka?.stop();
       discovery.stop();
       // Requests in flight finish; idle keep-alive connections would hold close() for their timeout.

@@ -31,8 +31,16 @@ export function loadSettings(): Promise<OrderSettings> {
 
 /** The order service: saga step 1 (HTTP), step 4 (complete) and compensations C1 and C3 (delete). */
 export function start(settings: OrderSettings): Promise<RunningService> {
+  // The longest wait in force: the config service may change it while the service runs.
+  let maxWaitSeconds = settings.saga.maxWaitSeconds;
   return startService({
     settings,
+    schema: orderSettings,
+    live: () => ({
+      'saga.maxWaitSeconds': (s) => {
+        maxWaitSeconds = s.saga.maxWaitSeconds;
+      },
+    }),
     version: packageVersion(import.meta.url),
     migrations: orderMigrations,
     schemaDir: packagePath(import.meta.url, 'schemas'),
@@ -47,6 +55,6 @@ export function start(settings: OrderSettings): Promise<RunningService> {
       StockReservationFailed: onOrderFailed(context),
       StockReleased: onOrderFailed(context),
     }),
-    routes: orderRoutes(settings.saga.maxWaitSeconds),
+    routes: orderRoutes(() => maxWaitSeconds),
   });
 }

@@ -72,6 +72,8 @@ async function gatewayFor(routes: GatewaySettings['routes'], timeoutMs = 2000): 
     eureka: { serviceUrl: [], renewalIntervalSeconds: 5, leaseDurationSeconds: 15, registryRefreshMs: 1000 },
     auth: { publicKeyFile, issuer: 'test-issuer', audience: 'test-audience', clockToleranceSeconds: 0 },
     rateLimit: { capacity: 1000, refillPerSecond: 1000 },
+    log: { level: 'warn' },
+    config: { refreshMs: 60_000 },
     routes,
   });
 }

@@ -53,7 +53,8 @@ function sendOutcome(res: Response, view: OrderView, waited: number | undefined)
   res.status(status).json(view);
 }
 
-export function orderRoutes(maxWaitSeconds: number) {
+/** `maxWaitSeconds` is read per request: it is a live setting. */
+export function orderRoutes(maxWaitSeconds: () => number) {
   return (app: Express, { db, outbox, outcomes }: ServiceContext & { outcomes: SagaOutcomes }): void => {
     app.post('/orders', async (req, res) => {
       const order = parseBody(newOrder, req.body);
@@ -67,7 +68,7 @@ export function orderRoutes(maxWaitSeconds: number) {
         traceparent: req.get('traceparent'),
         placedBy: caller(req).subject,
       });
-      const wait = preferredWaitSeconds(req.get('prefer'), maxWaitSeconds);
+      const wait = preferredWaitSeconds(req.get('prefer'), maxWaitSeconds());
       // Stop waiting (and polling for it) as soon as the client hangs up.
       const clientGone = new AbortController();
       res.on('close', () => clientGone.abort());
