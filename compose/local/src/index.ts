@@ -3,6 +3,6 @@ export { settings, stackEnvironment, versions } from './settings.js';
 export { connectorFiles, connectorStatus, registerConnectors } from './connectors.js';
 export type { ConnectorStatus } from './connectors.js';
 export { restart, serviceInstanceNames, serviceInstanceUrls, startComponents, startExtraInstance, stopComponents } from './stack.js';
-export { recordedPid } from './processes.js';
+export { logFile, recordedPid } from './processes.js';
 export { TOKEN_AUDIENCE, TOKEN_ISSUER, ensureSigningKey, mintToken } from './dev-token.js';
 export type { MintOptions, SigningKey } from './dev-token.js';

@@ -58,6 +58,7 @@ export const settings = {
     registry: intFromEnv('STACK_REGISTRY_PORT', 8081),
     gateway: intFromEnv('STACK_GATEWAY_PORT', 8080),
     eureka: intFromEnv('STACK_EUREKA_PORT', 8761),
+    configServer: intFromEnv('STACK_CONFIG_SERVER_PORT', 8888),
     /** Apicurio's Quarkus management interface: health and Prometheus metrics. */
     registryManagement: intFromEnv('STACK_REGISTRY_MANAGEMENT_PORT', 8091),
   },
@@ -87,5 +88,6 @@ export function stackEnvironment(): Record<string, string> {
     KAFKA_CONNECT_URL: `http://${host}:${ports.connect}`,
     GATEWAY_URL: `http://${host}:${ports.gateway}`,
     EUREKA_URL: `http://${host}:${ports.eureka}/eureka`,
+    CONFIG_SERVER_URL: `http://${host}:${ports.configServer}`,
   };
 }

@@ -225,12 +225,18 @@ function componentNamed(name: string): Component {
 
 /**
  * Starts one more instance of a domain service on `port`, beside those of the configuration (what a
- * person does by hand to scale out), waits until it is UP and returns its pid. Stop it with
- * `stopComponents([id])`.
+ * person does by hand to scale out), waits until it is UP and returns its pid; `env` adds to or
+ * overrides the stack's environment for it. Stop it with `stopComponents([id])`.
  */
-export async function startExtraInstance(service: 'order' | 'product' | 'user', id: string, port: number): Promise<number> {
+export async function startExtraInstance(
+  service: 'order' | 'product' | 'user',
+  id: string,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<number> {
   const component = serviceComponent(service, id, port);
-  const pid = launch(id, component.launchSpec(), 'manual');
+  const spec = component.launchSpec();
+  const pid = launch(id, { ...spec, env: { ...spec.env, ...env } }, 'manual');
   await waitReady(component, pid);
   return pid;
 }
@@ -244,7 +250,7 @@ export function serviceInstanceNames(): string[] {
 export function serviceInstanceUrls(): Record<string, string> {
   return Object.fromEntries(
     serviceComponents()
-      .filter((c) => c.name !== 'gateway')
+      .filter((c) => c.name !== 'gateway' && c.name !== 'config-server')
       .map((c) => [c.name, c.url]),
   );
 }

@@ -70,9 +70,41 @@ async function gatewayRoutesToAll(url: string, expected: Record<string, number>)
 
 const gatewayInstance = 'gateway-1';
 
-/** Every instance of the order, product and user services, then the gateway in front of them. */
+/**
+ * The config service, serving config-repo/ from this repository's Git history. It reads its own settings
+ * from its files only (it does not ask itself), and starts before every service that asks it.
+ */
+export function configServerComponent(): Component {
+  const url = `http://${settings.host}:${settings.ports.configServer}`;
+  return {
+    name: 'config-server',
+    url: `${url}/{application}/{profile}[/{label}] (Spring Cloud Config API over config-repo/ in Git)`,
+    startTimeoutMs: 30_000,
+    isReady: async () => {
+      try {
+        const health = await httpJson<{ status?: string; version?: string }>(`${url}/health`);
+        return health.status === 'UP' && typeof health.version === 'string';
+      } catch {
+        return false;
+      }
+    },
+    launchSpec: () => ({
+      command: process.execPath,
+      args: [join(settings.repoRoot, 'services/config-server/dist/src/main.js')],
+      cwd: join(settings.repoRoot, 'services/config-server'),
+      env: {
+        ...stackEnvironment(),
+        PORT: String(settings.ports.configServer),
+        CONFIG_SERVER_URL: '',
+        CONFIG_GIT_CLONE_DIR: join(settings.stateDir, 'config-server'),
+      },
+    }),
+  };
+}
+
+/** The config service, every instance of the order, product and user services, then the gateway in front of them. */
 export function serviceComponents(): Component[] {
-  const components: Component[] = [];
+  const components: Component[] = [configServerComponent()];
   const expected: Record<string, number> = {};
   for (const service of domainServices) {
     const list = instances(service);
