@@ -86,10 +86,10 @@ test.serial('with Eureka stopped the gateway keeps routing; when it returns ever
   })();
   await startComponents(['eureka'], owners);
   restarted = true;
-  const expected = [...serviceInstanceNames(), 'gateway-1'].sort();
+  const expected = [...serviceInstanceNames(), 'gateway-1', 'config-server-1'].sort();
   const tookMs = await waitFor(
     'every instance back in Eureka',
-    async () => (await Promise.all(['order', 'product', 'user', 'gateway'].map(eurekaInstances))).flat(),
+    async () => (await Promise.all(['order', 'product', 'user', 'gateway', 'config-server'].map(eurekaInstances))).flat(),
     (list) => JSON.stringify(list.filter((i) => i.status === 'UP').map((i) => i.instanceId).sort()) === JSON.stringify(expected),
     30_000,
   );

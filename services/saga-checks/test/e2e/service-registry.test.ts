@@ -2,9 +2,13 @@ import test from 'ava';
 import { serviceInstanceUrls, settings } from '@cdc-outbox-saga/local-stack';
 import { eurekaInstances } from '../helpers/discovery.js';
 
-test('Eureka lists every instance of order, product, user and the gateway as UP on its own port', async (t) => {
-  const expected = { ...serviceInstanceUrls(), 'gateway-1': `http://${settings.host}:${settings.ports.gateway}` };
-  const listed = (await Promise.all(['order', 'product', 'user', 'gateway'].map((app) => eurekaInstances(app)))).flat();
+test('Eureka lists every instance of order, product, user, the gateway and the config service as UP on its own port', async (t) => {
+  const expected = {
+    ...serviceInstanceUrls(),
+    'gateway-1': `http://${settings.host}:${settings.ports.gateway}`,
+    'config-server-1': `http://${settings.host}:${settings.ports.configServer}`,
+  };
+  const listed = (await Promise.all(['order', 'product', 'user', 'gateway', 'config-server'].map((app) => eurekaInstances(app)))).flat();
   t.deepEqual(listed.map((i) => i.instanceId).sort(), Object.keys(expected).sort(), 'every instance, and no other');
   for (const [name, url] of Object.entries(expected)) {
     const instance = listed.find((i) => i.instanceId === name);

@@ -1,0 +1,100 @@
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logFile, settings as stack, startExtraInstance, stopComponents } from '@cdc-outbox-saga/local-stack';
+import { createProduct, createUser } from '../helpers/api.js';
+import { git } from '../helpers/config.js';
+import { freePort, waitFor } from '../helpers/discovery.js';
+import { runService, type Child } from '../helpers/processes.js';
+
+// One order instance of its own, started by this file, asks a config service of this file's own, which
+// serves a temporary clone of this repository: the test commits to the clone, never to the repository.
+// Bounds: each instance asks every config.refreshMs (2 s); a change must be in force within 10 s.
+const clone = mkdtempSync(join(tmpdir(), 'config-repo-'));
+git(['clone', '--quiet', '--no-hardlinks', stack.repoRoot, clone]);
+git(['config', 'user.name', 'config-refresh test'], clone);
+git(['config', 'user.email', 'config-refresh@example.invalid'], clone);
+const configPort = await freePort();
+const instancePort = await freePort();
+const instanceUrl = `http://127.0.0.1:${instancePort}`;
+const instanceId = `order-config-${randomUUID().slice(0, 6)}`;
+let configServer: Child | undefined;
+
+test.after.always(async () => {
+  await stopComponents([instanceId]).catch(() => undefined);
+  await configServer?.stop();
+  for (const path of [clone, `${clone}-config.log`, `${clone}-gateway.log`]) rmSync(path, { recursive: true, force: true });
+});
+
+function commit(file: string, edit: (text: string) => string, message: string): string {
+  const path = join(clone, 'config-repo', file);
+  writeFileSync(path, edit(readFileSync(path, 'utf8')));
+  git(['commit', '--quiet', '-am', message], clone);
+  return git(['rev-parse', 'HEAD'], clone);
+}
+
+interface Health {
+  config: { source: string; version?: string; reason?: string };
+}
+const health = async () => (await (await fetch(`${instanceUrl}/health`)).json()) as Health;
+
+/** `Prefer: wait=50` straight at this file's instance; what it says it applied. */
+async function appliedWait(fixture: { userId: string; productId: string }): Promise<string | null> {
+  const response = await fetch(`${instanceUrl}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', prefer: 'wait=50' },
+    body: JSON.stringify({ userId: fixture.userId, items: [{ productId: fixture.productId, quantity: 1 }] }),
+  });
+  await response.arrayBuffer();
+  return response.headers.get('preference-applied');
+}
+
+const fixture = { userId: await createUser(10_000), productId: await createProduct(1, 10_000) };
+
+function startConfigServer(): Promise<Child> {
+  return runService('config-server', configPort, { CONFIG_GIT_URI: clone, CONFIG_SERVER_URL: '', EUREKA_URL: '' }, `${clone}-config.log`);
+}
+
+test.serial('with the config service down, an instance starts on its local settings, says why, and takes the service up once it answers', async (t) => {
+  await startExtraInstance('order', instanceId, instancePort, {
+    CONFIG_SERVER_URL: `http://127.0.0.1:${configPort}`,
+    // The default profile, whatever NODE_ENV the test runner set: order-test.yml would quieten the log.
+    CONFIG_PROFILE: 'default',
+  });
+  const atStart = await health();
+  t.is(atStart.config.source, 'local');
+  t.truthy(atStart.config.reason);
+  const unavailable = readFileSync(logFile(instanceId), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('config service unavailable'));
+  t.is(unavailable.length, 1, 'one clear line');
+  t.regex(unavailable[0]!, /starting on the local settings/);
+  t.is(await appliedWait(fixture), 'wait=50', 'the local default (60) in force');
+
+  configServer = await startConfigServer();
+  const head = git(['rev-parse', 'HEAD'], clone);
+  const took = await waitFor('the instance taking the config service up', health, (h) => h.config.source === 'config-service' && h.config.version === head, 10_000);
+  t.is(await appliedWait(fixture), 'wait=45', 'config-repo/order.yml in force');
+  t.log(`the config service's settings in force ${took} ms after it answered`);
+});
+
+test.serial('a commit to a live key changes the running instance within seconds; an invalid commit is refused and the last good settings stay', async (t) => {
+  const good = commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: 20').replace(/minMs: \d+/, 'minMs: 150'), 'shorter waits');
+  const took = await waitFor('the new commit in force', health, (h) => h.config.version === good, 10_000);
+  t.is(await appliedWait(fixture), 'wait=20');
+  t.log(`commit in force ${took} ms after it was made`);
+  const log = () => readFileSync(logFile(instanceId), 'utf8');
+  t.regex(log(), /"kafka\.retry\.minMs":150/, 'the consumer backoff applied live too');
+
+  const restartOnly = commit('order.yml', (text) => text.replace(/outcomePollMs: \d+/, 'outcomePollMs: 300'), 'a restart-only key');
+  await waitFor('the restart-only commit in force', health, (h) => h.config.version === restartOnly, 10_000);
+  t.regex(log(), /take effect only after a restart.*saga\.outcomePollMs|saga\.outcomePollMs.*take effect only after a restart/);
+
+  const bad = commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: -5'), 'an invalid wait');
+  await waitFor('the invalid commit refused', async () => log(), (text) => text.includes(bad) && text.includes('commit refused'), 10_000);
+  t.is((await health()).config.version, restartOnly, 'the last good commit stays in force');
+  t.is(await appliedWait(fixture), 'wait=20', 'and so does its value');
+  t.regex(log(), /saga\.maxWaitSeconds/);
+});
