@@ -127,7 +127,8 @@ export class LiveConfig<S> {
     for (const handler of this.handlers) {
       if (live.some((key) => covers(handler.prefix, key))) handler.apply(this.settings);
     }
-    logger.info({ version: answer.version, applied: Object.fromEntries(live.map((k) => [k, after[k]])) }, 'settings from the config service applied');
+    if (changed.length === 0) logger.info({ version: answer.version }, 'new commit from the config service: no setting of this service changed');
+    else if (live.length > 0) logger.info({ version: answer.version, applied: Object.fromEntries(live.map((k) => [k, after[k]])) }, 'settings from the config service applied');
     if (restart.length > 0) {
       logger.warn({ version: answer.version, keys: restart }, 'settings changed in the config repository that take effect only after a restart');
     }
