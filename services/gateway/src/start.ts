@@ -46,8 +46,6 @@ export const gatewaySettings = z.object({
     connectTimeoutMs: z.coerce.number().int().positive(),
     /** How long an instance may take to answer once it has the request (covers `Prefer: wait`). */
     timeoutMs: z.coerce.number().int().positive(),
-    /** Keep-alive connections per instance, at most. */
-    maxSockets: z.coerce.number().int().positive(),
     /** Off only to measure what keep-alive saves (npm run bench), or behind something that cannot keep connections. */
     keepAlive: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(true),
   }),
@@ -96,7 +94,6 @@ function sendError(res: ServerResponse | Socket, status: number, code: string, m
 /** What the gateway remembers of a request while it is being proxied. */
 interface Attempt {
   target: string;
-  sentAt: number;
   /** The path after Express cut the route prefix, before the proxy rewrote it. */
   path: string;
   tried: Set<string>;
@@ -104,6 +101,8 @@ interface Attempt {
   reusedSocket?: boolean;
   /** Whether the instance had begun to answer. */
   answered?: boolean;
+  /** Whether the response timeout ended it: the instance has the request, and is not sent another. */
+  timedOut?: boolean;
 }
 
 export interface RunningGateway {
@@ -141,7 +140,10 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
   const balancers = new Map<string, LoadBalancer>();
   const proxies: Array<ProxyOptions<IncomingMessage, ServerResponse>> = [];
   // Keep-alive to the instances: a TCP handshake per request costs more than the request itself.
-  const agent = new Agent({ keepAlive: settings.upstream.keepAlive, maxSockets: settings.upstream.maxSockets, scheduling: 'lifo' });
+  // No cap on connections per instance: a request queued for a socket would have its (already read) body
+  // stream ended by http-proxy before the body could be written. The timeout bounds idle kept-alive
+  // connections, and makes Node honour the instance's Keep-Alive hint (close a second before it does).
+  const agent = new Agent({ keepAlive: settings.upstream.keepAlive, timeout: 60_000, scheduling: 'lifo' });
   const app = express();
   app.disable('x-powered-by');
 
@@ -179,11 +181,12 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  // Every /api request is authenticated and rate limited before its body is read. One without any token
-  // is counted per client address before it gets its 401, so a flood of them is limited too; one with a
-  // token is counted per subject once the token is verified.
+  // Every /api request is authenticated and rate limited before its body is read: a verified one per token
+  // subject, a refused one (no token, or a bad one) per client address before it gets its 401, so a flood
+  // of either is limited too. An address whose bucket refused tokens have emptied gets its 429 before the
+  // signature check, which is where a flood of forged tokens would spend the gateway's CPU.
   const limiter = rateLimit(settings.rateLimit);
-  app.use((req, res, next) => (req.headers.authorization ? next() : limiter(req, res, next)));
+  app.use((req, res, next) => (req.headers.authorization && limiter.isExhausted(req) ? limiter(req, res, next) : next()));
   app.use(
     authenticate({
       publicKey: readPublicKeyFile(settings.auth.publicKeyFile),
@@ -191,9 +194,10 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
       audience: settings.auth.audience,
       clockToleranceSeconds: settings.auth.clockToleranceSeconds,
       publicPaths: ['/health', '/metrics'],
+      onRefused: (req, res, sendRefusal) => limiter(req, res, sendRefusal),
     }),
   );
-  app.use((req, res, next) => (req.headers.authorization ? limiter(req, res, next) : next()));
+  app.use((req, res, next) => (req.auth ? limiter(req, res, next) : next()));
   // Whole bodies, any content type, gzip undone: a request whose connection was refused never reached
   // its instance, and is sent again to the next one from this copy.
   app.use(express.raw({ type: () => true, limit: settings.http.maxBodyBytes }));
@@ -218,7 +222,14 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
         proxyReq: (proxyReq, req) => {
           const attempt = attempts.get(req);
           // The agent hands out a free socket synchronously, so this is known before anything is written.
-          if (attempt) attempt.reusedSocket = proxyReq.reusedSocket;
+          if (attempt) {
+            attempt.reusedSocket = proxyReq.reusedSocket;
+            attempt.timedOut = false;
+            // http-proxy aborts on proxyTimeout with a bare "socket hang up", like a dropped connection.
+            proxyReq.once('timeout', () => {
+              attempt.timedOut = true;
+            });
+          }
           limitConnectTime(proxyReq, settings.upstream.connectTimeoutMs);
           const body = (req as IncomingMessage & { body?: unknown }).body;
           if (!Buffer.isBuffer(body)) return;
@@ -241,7 +252,11 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
           if (attempt) balancer.failed(attempt.target, neverReached.has(code));
           const retriable =
             neverReached.has(code) ||
-            (staleConnection.has(code) && attempt?.reusedSocket === true && !attempt.answered && idempotentMethods.has(req.method ?? ''));
+            (staleConnection.has(code) &&
+              attempt?.reusedSocket === true &&
+              !attempt.answered &&
+              !attempt.timedOut &&
+              idempotentMethods.has(req.method ?? ''));
           if (retriable) {
             // It never reached the instance, so another one may take it, whatever the method; or it is
             // idempotent and went out on a connection the instance had already closed.
@@ -249,14 +264,12 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
             if (attempt && next && 'setHeader' in res && !res.headersSent) {
               attempt.tried.add(next);
               attempt.target = next;
-              attempt.sentAt = Date.now();
               req.url = attempt.path;
               void proxy(req, res);
               return;
             }
             sendError(res, 503, 'SERVICE_UNAVAILABLE', `the ${route.service} service is not reachable`);
-          } else if (attempt && Date.now() - attempt.sentAt >= settings.upstream.timeoutMs) {
-            // http-proxy aborts the upstream request when proxyTimeout passes; the error says only "socket hang up".
+          } else if (attempt?.timedOut) {
             sendError(res, 504, 'GATEWAY_TIMEOUT', `the ${route.service} service did not answer within ${settings.upstream.timeoutMs} ms`);
           } else {
             sendError(res, 502, 'BAD_GATEWAY', `the ${route.service} service failed to answer`);
@@ -275,7 +288,7 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
           sendError(res, 503, 'SERVICE_UNAVAILABLE', `no instance of the ${route.service} service is reachable`);
           return;
         }
-        attempts.set(req, { target, sentAt: Date.now(), path: req.url, tried: new Set([target]) });
+        attempts.set(req, { target, path: req.url, tried: new Set([target]) });
         next();
       },
       proxy,

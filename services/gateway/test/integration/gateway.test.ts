@@ -62,16 +62,20 @@ async function closedPort(): Promise<string> {
   return url;
 }
 
-async function gatewayFor(routes: GatewaySettings['routes'], timeoutMs = 2000): Promise<RunningGateway> {
+async function gatewayFor(
+  routes: GatewaySettings['routes'],
+  timeoutMs = 2000,
+  rateLimit = { capacity: 1000, refillPerSecond: 1000 },
+): Promise<RunningGateway> {
   return start({
     service: { name: 'gateway', instanceId: 'gateway-test' },
     http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1024 },
-    upstream: { connectTimeoutMs: 1000, timeoutMs, maxSockets: 16, keepAlive: true },
+    upstream: { connectTimeoutMs: 1000, timeoutMs, keepAlive: true },
     outlier: { consecutiveFailures: 3, ejectionMs: 60_000 },
     // Fixed targets on every route: these tests are about proxying, not discovery.
     eureka: { serviceUrl: [], renewalIntervalSeconds: 5, leaseDurationSeconds: 15, registryRefreshMs: 1000 },
     auth: { publicKeyFile, issuer: 'test-issuer', audience: 'test-audience', clockToleranceSeconds: 0 },
-    rateLimit: { capacity: 1000, refillPerSecond: 1000 },
+    rateLimit,
     log: { level: 'warn' },
     config: { refreshMs: 60_000 },
     routes,
@@ -90,8 +94,8 @@ test.after.always(async () => {
   }
 });
 
-async function setup(routes: GatewaySettings['routes'], timeoutMs?: number) {
-  const gateway = await gatewayFor(routes, timeoutMs);
+async function setup(routes: GatewaySettings['routes'], timeoutMs?: number, rateLimit?: GatewaySettings['rateLimit']) {
+  const gateway = await gatewayFor(routes, timeoutMs, rateLimit);
   gateways.push(gateway);
   return gateway;
 }
@@ -255,6 +259,60 @@ test('a POST that meets a dropped kept-alive connection is a 502 and is not sent
   t.like(await third.json(), { error: { code: 'BAD_GATEWAY' } });
   t.is(closing.received(), 2);
   t.is(bReceived, 1);
+});
+
+test('a GET that times out on a kept-alive connection is a 504 and is not sent to another instance', async (t) => {
+  // Each instance answers the first request of a connection and then keeps the next one waiting.
+  const received = { a: 0, b: 0 };
+  const slowAfterOne = (name: 'a' | 'b') => {
+    const seen = new WeakSet<object>();
+    return upstream((req, res) => {
+      received[name]++;
+      if (seen.has(req.socket)) return;
+      seen.add(req.socket);
+      res.end('{}');
+    });
+  };
+  const a = await slowAfterOne('a');
+  const b = await slowAfterOne('b');
+  servers.push(a.server, b.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [a.url, b.url] }], 300);
+  t.is((await call(`${gateway.url}/api/orders/1`)).status, 200);
+  t.is((await call(`${gateway.url}/api/orders/2`)).status, 200);
+  const slow = await call(`${gateway.url}/api/orders/3`);
+  t.is(slow.status, 504);
+  t.like(await slow.json(), { error: { code: 'GATEWAY_TIMEOUT' } });
+  t.deepEqual(received, { a: 2, b: 1 }, 'the instance that has it keeps it; nobody else gets it');
+});
+
+test('refused tokens count against the client address: past its limit, 429 before any signature is checked', async (t) => {
+  let reached = 0;
+  const counting = await upstream((_req, res) => {
+    reached++;
+    res.end('{}');
+  });
+  servers.push(counting.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [counting.url] }], 2000, {
+    capacity: 3,
+    refillPerSecond: 1,
+  });
+  const forged = (await call(`${gateway.url}/api/orders/1`, { headers: { authorization: 'Bearer not.a.jwt' } })).status;
+  const statuses = [forged];
+  for (let i = 0; i < 4; i++) statuses.push((await fetch(`${gateway.url}/api/orders/1`, { headers: { authorization: `Bearer ${token}x` } })).status);
+  t.deepEqual(statuses, [401, 401, 401, 429, 429]);
+  const bare = await fetch(`${gateway.url}/api/orders/1`);
+  t.is(bare.status, 429, 'no token at all: the same address, the same bucket');
+  t.is(reached, 0);
+  // The address is spent, whatever it sends, until its bucket refills (1/s here); then a valid token goes
+  // through, counted against its subject.
+  t.is((await call(`${gateway.url}/api/orders/1`)).status, 429);
+  let status = 429;
+  for (const started = Date.now(); status === 429 && Date.now() - started < 5000; ) {
+    status = (await call(`${gateway.url}/api/orders/1`)).status;
+    if (status === 429) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  t.is(status, 200);
+  t.is(reached, 1);
 });
 
 test('a path outside every route is a JSON 404', async (t) => {
