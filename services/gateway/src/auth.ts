@@ -47,6 +47,11 @@ export interface AuthenticateOptions {
   clockToleranceSeconds?: number;
   /** Paths (exact `req.path` matches) answered without a token, such as `/health` and `/metrics`. */
   publicPaths?: readonly string[];
+  /**
+   * Runs before each 401 with a function that sends it, so the caller can count refused requests (against
+   * the client address) and answer something else instead, such as a 429.
+   */
+  onRefused?: (req: Request, res: Response, sendRefusal: () => void) => void;
 }
 
 /** Reads a public JWK from a JSON file, as `ensureSigningKey` of compose/local writes it. */
@@ -168,6 +173,11 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
     requiredClaims: ['sub', 'exp'],
   };
 
+  const deny = (req: Request, res: Response, refusal: Refusal) => {
+    if (options.onRefused) options.onRefused(req, res, () => refuse(res, refusal));
+    else refuse(res, refusal);
+  };
+
   return (req: Request, res: Response, next: NextFunction) => {
     // Only the gateway speaks for the caller: a client cannot name itself by sending these.
     delete req.headers[AUTH_SUBJECT_HEADER];
@@ -181,18 +191,18 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
     const [scheme, ...credentials] = (req.headers.authorization ?? '').trim().split(/[ \t]+/);
     // No header, another scheme (Basic…), or `Bearer` with nothing after it: no credentials were offered.
     if (scheme?.toLowerCase() !== 'bearer' || credentials.length === 0) {
-      refuse(res, { code: 'TOKEN_MISSING', message: 'send a bearer token: Authorization: Bearer <token>' });
+      deny(req, res, { code: 'TOKEN_MISSING', message: 'send a bearer token: Authorization: Bearer <token>' });
       return;
     }
     if (credentials.length > 1) {
-      refuse(res, { code: 'TOKEN_INVALID', message: 'the Authorization header holds more than one token' });
+      deny(req, res, { code: 'TOKEN_INVALID', message: 'the Authorization header holds more than one token' });
       return;
     }
     jwtVerify(credentials[0]!, key, verifyOptions).then(
       ({ payload }) => {
         const context = contextFrom(payload);
         if ('code' in context) {
-          refuse(res, context);
+          deny(req, res, context);
           return;
         }
         req.auth = context;
@@ -200,7 +210,7 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
         req.headers[AUTH_SCOPES_HEADER] = context.scopes.join(' ');
         next();
       },
-      (error: unknown) => refuse(res, refusalFor(error)),
+      (error: unknown) => deny(req, res, refusalFor(error)),
     );
   };
 }

@@ -26,6 +26,8 @@ export interface RateLimitOptions extends RateLimits {
 export interface RateLimiter extends RequestHandler {
   /** New limits for new and existing buckets; what a client already spent stays spent. */
   setLimits(capacity: number, refillPerSecond: number): void;
+  /** Whether the caller's bucket has no whole token left now (it is not charged for asking). */
+  isExhausted(req: Request): boolean;
   limits(): RateLimits;
   /** How many keys have a bucket right now. */
   trackedKeys(): number;
@@ -128,6 +130,12 @@ export function rateLimit(options: RateLimitOptions): RateLimiter {
   };
 
   return Object.assign(handler, {
+    isExhausted(req: Request) {
+      const bucket = buckets.get(keyOf(req, trustedProxyHops));
+      if (!bucket) return false;
+      bucket.drip();
+      return bucket.content < 1;
+    },
     setLimits(capacity: number, refillPerSecond: number) {
       const next = rateLimitSettings.parse({ capacity, refillPerSecond });
       for (const bucket of buckets.values()) {
