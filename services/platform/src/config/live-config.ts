@@ -64,7 +64,13 @@ export class LiveConfig<S> {
   start(): this {
     if (!this.state.target.url) return this;
     const loop = () => {
-      this.timer = setTimeout(() => void this.poll().finally(() => this.timer && loop()), this.options.intervalMs);
+      this.timer = setTimeout(
+        () =>
+          void this.poll()
+            .catch((error: unknown) => this.options.logger.error({ err: error }, 'config refresh failed; keeping the settings in force'))
+            .finally(() => this.timer && loop()),
+        this.options.intervalMs,
+      );
       this.timer.unref();
     };
     loop();
@@ -125,7 +131,12 @@ export class LiveConfig<S> {
     const live = changed.filter((key) => this.handlers.some((h) => covers(h.prefix, key)));
     const restart = changed.filter((key) => !live.includes(key));
     for (const handler of this.handlers) {
-      if (live.some((key) => covers(handler.prefix, key))) handler.apply(this.settings);
+      if (!live.some((key) => covers(handler.prefix, key))) continue;
+      try {
+        handler.apply(this.settings);
+      } catch (error) {
+        logger.error({ err: error, prefix: handler.prefix, version: answer.version }, 'a live setting could not be applied');
+      }
     }
     if (changed.length === 0) logger.info({ version: answer.version }, 'new commit from the config service: no setting of this service changed');
     else if (live.length > 0) logger.info({ version: answer.version, applied: Object.fromEntries(live.map((k) => [k, after[k]])) }, 'settings from the config service applied');

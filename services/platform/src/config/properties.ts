@@ -17,7 +17,8 @@ export function unflatten(flat: Record<string, unknown>): Nested {
   const root: Nested = {};
   for (const [key, value] of Object.entries(flat)) {
     const path = keyPath(key);
-    if (path.length === 0) continue;
+    // A key from a config file must not reach Object's prototype.
+    if (path.length === 0 || path.some((part) => part === '__proto__' || part === 'constructor' || part === 'prototype')) continue;
     let node: Nested | unknown[] = root;
     path.forEach((part, i) => {
       const last = i === path.length - 1;

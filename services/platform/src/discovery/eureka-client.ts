@@ -43,6 +43,8 @@ const defaultDataCenter = { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultD
 
 /** Splits a comma-separated `EUREKA_URL` into base URLs without a trailing slash. */
 export function eurekaUrls(value: string | string[] | undefined): string[] {
+  // `off`: node-config ignores an empty environment variable, so EUREKA_URL= cannot switch Eureka off.
+  if (typeof value === 'string' && value.trim().toLowerCase() === 'off') return [];
   const list = Array.isArray(value) ? value : (value ?? '').split(',');
   return list.map((url) => url.trim().replace(/\/+$/, '')).filter(Boolean);
 }
@@ -239,7 +241,11 @@ export async function fetchApplications(
   for (const base of serviceUrls) {
     try {
       const response = await fetch(`${base}/apps`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
-      if (!response.ok) throw new Error(`GET ${base}/apps answered ${response.status}`);
+      if (!response.ok) {
+        // Read it anyway (a restarted Eureka answers 403 for a while), so the connection can be reused.
+        await response.arrayBuffer().catch(() => undefined);
+        throw new Error(`GET ${base}/apps answered ${response.status}`);
+      }
       const json = (await response.json()) as EurekaAppsJson;
       const apps = new Map<string, DiscoveredInstance[]>();
       for (const application of json.applications?.application ?? []) {

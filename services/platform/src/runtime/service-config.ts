@@ -19,8 +19,8 @@ export function packagePath(moduleUrl: string, path: string): string {
 export const platformConfigDir = fileURLToPath(new URL('../../../config', import.meta.url));
 
 /**
- * Where Eureka is and how this instance keeps its lease. An empty `serviceUrl` turns registration off
- * (a service started alone, without the stack).
+ * Where Eureka is and how this instance keeps its lease. `serviceUrl` is a comma-separated list; empty in
+ * a file, or `off` (EUREKA_URL=off), turns registration off (a service started alone, without the stack).
  */
 export const eurekaSettings = z.object({
   serviceUrl: z.string().transform((v, ctx) => {
@@ -87,6 +87,13 @@ export const baseServiceSettings = z.object({
   health: z.object({
     /** How often the instance checks its database and consumer (and tells Eureka of a change). */
     intervalMs: z.coerce.number().int().min(100),
+  }),
+  shutdown: z.object({
+    /**
+     * On a clean stop, how long the instance keeps serving after it left Eureka: the gateway reads Eureka
+     * every 3 s, and a request it sends meanwhile must find the instance still there, not a closed socket.
+     */
+    drainMs: z.coerce.number().int().min(0),
   }),
   log: logSettings,
   config: configSettings,

@@ -182,8 +182,10 @@ export async function startService<Extra extends object = object, Settings exten
     config: config as unknown as LiveConfig<BaseServiceSettings>,
     async stop() {
       config.stop();
-      // Out of Eureka first, so the gateway stops sending here while requests in flight finish.
+      // Out of Eureka first, then serve on until the gateway has read the registry again: a request it sends
+      // meanwhile finds the instance still here, instead of a kept-alive connection being closed under it.
       await eureka?.stop();
+      if (eureka) await new Promise((resolve) => setTimeout(resolve, settings.shutdown.drainMs));
       health.stop();
       // Requests in flight finish; idle keep-alive connections (the gateway's) would hold close() for 5 s.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -16,6 +16,7 @@ const valid = {
   outbox: { deleteAfterInsert: true },
   eureka: { serviceUrl: 'http://127.0.0.1:8761/eureka/, http://127.0.0.2:8761/eureka', renewalIntervalSeconds: 5, leaseDurationSeconds: 15 },
   health: { intervalMs: 2000 },
+  shutdown: { drainMs: 3500 },
   log: { level: 'info' },
   config: { refreshMs: 2000 },
 };
@@ -29,6 +30,7 @@ test('a complete configuration is read into typed settings; brokers may be a com
 
 test('an empty Eureka URL turns registration off; a malformed one is refused', (t) => {
   t.deepEqual(baseServiceSettings.parse({ ...valid, eureka: { ...valid.eureka, serviceUrl: '' } }).eureka.serviceUrl, []);
+  t.deepEqual(baseServiceSettings.parse({ ...valid, eureka: { ...valid.eureka, serviceUrl: 'off' } }).eureka.serviceUrl, []);
   const result = baseServiceSettings.safeParse({ ...valid, eureka: { ...valid.eureka, serviceUrl: 'not a url' } });
   t.false(result.success);
   t.is(result.error!.issues[0]!.path.join('.'), 'eureka.serviceUrl');
