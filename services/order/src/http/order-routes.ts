@@ -33,7 +33,8 @@ export const READ_ALL_ORDERS_SCOPE = 'orders:read-all';
 
 /**
  * Who is calling, as the gateway verified it (it replaces whatever a client sent in these headers). A
- * call without them did not come through the gateway: the services listen on 127.0.0.1 only.
+ * call without them did not come through the gateway: natively the services listen on 127.0.0.1 only, and in
+ * compose they publish no port, so only the gateway and the stack's own containers reach them.
  */
 function caller(req: Request): { subject: string | undefined; scopes: string[] } {
   return { subject: req.get('x-auth-subject') || undefined, scopes: (req.get('x-auth-scopes') ?? '').split(' ').filter(Boolean) };

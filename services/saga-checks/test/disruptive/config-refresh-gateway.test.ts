@@ -29,7 +29,7 @@ function commit(edit: (text: string) => string, message: string): string {
 }
 
 test.serial('a committed rate limit and timeouts change the running gateway within seconds', async (t) => {
-  const configServer = await runService('config-server', await freePort(), { CONFIG_GIT_URI: clone, CONFIG_SERVER_URL: '', EUREKA_URL: '' }, `${clone}-config.log`);
+  const configServer = await runService('config-server', await freePort(), { CONFIG_GIT_URI: clone, EUREKA_URL: 'off', INSTANCE_ID: 'config-server-in-test' }, `${clone}-config.log`);
   children.push(configServer);
   const gateway = await runService(
     'gateway',

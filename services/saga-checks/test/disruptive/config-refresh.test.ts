@@ -57,7 +57,7 @@ let fixtures: Promise<{ userId: string; productId: string }> | undefined;
 const fixture = () => (fixtures ??= Promise.all([createUser(10_000), createProduct(1, 10_000)]).then(([userId, productId]) => ({ userId, productId })));
 
 function startConfigServer(): Promise<Child> {
-  return runService('config-server', configPort, { CONFIG_GIT_URI: clone, CONFIG_SERVER_URL: '', EUREKA_URL: '' }, `${clone}-config.log`);
+  return runService('config-server', configPort, { CONFIG_GIT_URI: clone, EUREKA_URL: 'off', INSTANCE_ID: 'config-server-in-test' }, `${clone}-config.log`);
 }
 
 test.serial('with the config service down, an instance starts on its local settings, says why, and takes the service up once it answers', async (t) => {
