@@ -9,8 +9,9 @@ export interface OutlierSettings {
 /**
  * Round robin over a service's instances as discovery lists them now, with outlier ejection as Envoy
  * does it: an instance that refused a connection, or failed `consecutiveFailures` exchanges in a row,
- * gets no traffic for `ejectionMs`, then is tried again. A refused connection ejects at once: nothing
- * listens there, and the request can go elsewhere because it never reached the instance. HTTP answers,
+ * gets no traffic for `ejectionMs`, then is tried again. A refused connection, or one not made within the
+ * connect timeout, ejects at once: nothing (alive) listens there, and the request can go elsewhere because
+ * it never reached the instance. HTTP answers,
  * 5xx included, are the service's own business and never eject.
  */
 export class LoadBalancer {
