@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logFile, settings as stack, startExtraInstance, stopComponents } from '@cdc-outbox-saga/local-stack';
 import { createProduct, createUser } from '../helpers/api.js';
-import { git } from '../helpers/config.js';
+import { environment, git } from '../helpers/config.js';
 import { freePort, waitFor } from '../helpers/discovery.js';
 import { runService, type Child } from '../helpers/processes.js';
 
@@ -21,6 +21,8 @@ const instancePort = await freePort();
 const instanceUrl = `http://127.0.0.1:${instancePort}`;
 const instanceId = `order-config-${randomUUID().slice(0, 6)}`;
 let configServer: Child | undefined;
+/** The last commit with valid settings, made by the second test. */
+let good = '';
 
 test.after.always(async () => {
   await stopComponents([instanceId]).catch(() => undefined);
@@ -84,7 +86,7 @@ test.serial('with the config service down, an instance starts on its local setti
 });
 
 test.serial('a commit to a live key changes the running instance within seconds; an invalid commit is refused and the last good settings stay', async (t) => {
-  const good = commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: 20') + 'kafka:\n  retry:\n    minMs: 150\n    maxMs: 10000\n', 'shorter waits');
+  good = commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: 20') + 'kafka:\n  retry:\n    minMs: 150\n    maxMs: 10000\n', 'shorter waits');
   const took = await waitFor('the new commit in force', health, (h) => h.config.version === good, 10_000);
   t.is(await appliedWait(), 'wait=20');
   t.log(`commit in force ${took} ms after it was made`);
@@ -100,4 +102,12 @@ test.serial('a commit to a live key changes the running instance within seconds;
   t.is((await health()).config.version, restartOnly, 'the last good commit stays in force');
   t.is(await appliedWait(), 'wait=20', 'and so does its value');
   t.regex(log(), /saga\.maxWaitSeconds/);
+});
+
+test.serial('a tag is a label too, answered with the commit it names', async (t) => {
+  git(['tag', 'config-test-tag', good], clone);
+  const { status, body } = await environment(configServer!.url, '/order/default/config-test-tag');
+  t.is(status, 200);
+  t.is(body.version, good);
+  t.is(body.propertySources[0]!.source['saga.maxWaitSeconds'], 20);
 });

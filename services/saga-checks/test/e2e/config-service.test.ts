@@ -18,6 +18,13 @@ for (const application of ['order', 'product', 'user', 'gateway']) {
     const files = body.propertySources.map((p) => p.name.split('/').at(-1));
     t.deepEqual(files, [`${application}.yml`, 'application.yml']);
     t.is(body.propertySources.at(-1)!.source['log.level'], 'info', 'flattened to dotted keys');
+    const yml = await rawGet(configServer, `/${application}-default.yml`);
+    t.is(yml.status, 200);
+    t.regex(yml.body, /^log:\n {2}level: info$/m);
+    const properties = await rawGet(configServer, `/${head}/${application}-default.properties`);
+    t.regex(properties.body, /^log\.level[=:] ?info$/m);
+    const json = JSON.parse((await rawGet(configServer, `/${application}-default.json`)).body) as { log: { level: string } };
+    t.is(json.log.level, 'info');
   });
 }
 
