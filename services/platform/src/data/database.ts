@@ -25,7 +25,15 @@ export function createDatabase(settings: DatabaseSettings): Knex {
       timezone: 'Z',
       supportBigNumbers: true,
     },
-    pool: settings.pool ?? { min: 0, max: 10 },
+    pool: {
+      ...(settings.pool ?? { min: 0, max: 10 }),
+      // NOW() and CURRENT_TIMESTAMP follow the session's zone, which is the server's (SYSTEM) unless set:
+      // on a server running in another zone, rows written with NOW() would be hours off what the driver
+      // (timezone 'Z' above) reads back. Every session of every service runs in UTC.
+      afterCreate(connection: { query(sql: string, done: (error: Error | null) => void): void }, done: (error: Error | null, connection: unknown) => void) {
+        connection.query("SET time_zone = '+00:00'", (error) => done(error, connection));
+      },
+    },
     acquireConnectionTimeout: 10_000,
   });
 }

@@ -1,0 +1,31 @@
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { startExtraInstance, stopComponents } from '@cdc-outbox-saga/local-stack';
+import { api, createProduct, createUser, subject } from '../helpers/api.js';
+import { freePort } from '../helpers/discovery.js';
+
+// Disruptive: an extra order instance joins the stack for the length of this file.
+test.serial('an order instance in another time zone writes the same UTC timestamps: POST and GET agree', async (t) => {
+  const port = await freePort();
+  const id = `order-tz-${randomUUID().slice(0, 6)}`;
+  await startExtraInstance('order', id, port, { TZ: 'America/New_York' });
+  t.teardown(() => stopComponents([id]));
+  const userId = await createUser(100);
+  const productId = await createProduct(1, 10);
+  const before = Date.now();
+  // Straight to the New York instance, as the gateway would forward it (with the caller's subject).
+  const response = await fetch(`http://127.0.0.1:${port}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', prefer: 'wait=30', 'x-auth-subject': subject },
+    body: JSON.stringify({ userId, items: [{ productId, quantity: 1 }] }),
+  });
+  const placed = (await response.json()) as { id: string; status: string; createdAt: string; updatedAt: string };
+  t.is(response.status, 201);
+  const createdAt = Date.parse(placed.createdAt);
+  t.true(Math.abs(createdAt - before) < 10_000, `createdAt ${placed.createdAt} is now, in UTC`);
+  // Read back through the gateway, by whichever (UTC) instance answers.
+  const read = await api('GET', `/orders/${placed.id}`);
+  t.is(read.status, 200);
+  t.is(read.body.createdAt, placed.createdAt);
+  t.true(Date.parse(read.body.updatedAt) >= createdAt);
+});
