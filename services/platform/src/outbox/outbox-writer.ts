@@ -23,7 +23,17 @@ export interface OutboxWriterOptions {
    * does this. Turn it off to inspect rows while debugging; then something else must clean the table.
    */
   deleteAfterInsert?: boolean;
+  /**
+   * The largest encoded event accepted (default 900 KiB). Kafka refuses records over its 1 MiB default
+   * (`message.max.bytes`, and the Connect producer's `max.request.size`), and a record it refuses fails the
+   * connector's task: CDC stops for the whole database. Refusing the event here rolls back the business
+   * transaction with a clear error instead. The margin covers key, headers and record framing.
+   */
+  maxEventBytes?: number;
 }
+
+/** Kafka's default limit (1 MiB) less a margin for the key, the headers and the record's framing. */
+export const DEFAULT_MAX_EVENT_BYTES = 900 * 1024;
 
 /**
  * The only way an event leaves a service: a row in its `outbox` table, committed (or rolled back)
@@ -33,6 +43,7 @@ export interface OutboxWriterOptions {
 export class OutboxWriter {
   private readonly schemas: Map<string, EventSchema>;
   private readonly deleteAfterInsert: boolean;
+  private readonly maxEventBytes: number;
 
   constructor(
     private readonly codec: EventCodec,
@@ -41,6 +52,7 @@ export class OutboxWriter {
   ) {
     this.schemas = new Map(schemas.map((schema) => [schema.type, schema]));
     this.deleteAfterInsert = options.deleteAfterInsert ?? true;
+    this.maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   }
 
   /** Encodes the event as Avro and inserts its outbox row in `trx`. Returns the event id. */
@@ -52,6 +64,14 @@ export class OutboxWriter {
     if (!schema) throw new AppError('UNKNOWN_EVENT_TYPE', `no schema for event type ${event.type}`);
     const id = randomUUID();
     const payload = await this.codec.encode(event.type, event.payload);
+    if (payload.length > this.maxEventBytes) {
+      // Thrown inside the caller's transaction: the business rows go with it, nothing reaches the binlog.
+      throw new AppError(
+        'EVENT_TOO_LARGE',
+        `event ${event.type} for ${event.aggregateId} is ${payload.length} bytes encoded, over the ${this.maxEventBytes}-byte limit Kafka can carry`,
+        { status: 422 },
+      );
+    }
     await trx('outbox').insert({
       id,
       aggregatetype: schema.aggregateType,

@@ -82,7 +82,11 @@ export const baseServiceSettings = z.object({
     retry: retrySettings,
   }),
   registry: z.object({ url: z.url() }),
-  outbox: z.object({ deleteAfterInsert: z.coerce.boolean() }),
+  outbox: z.object({
+    deleteAfterInsert: z.coerce.boolean(),
+    /** The largest encoded event accepted; must stay under Kafka's record limit (1 MiB by default). */
+    maxEventBytes: z.coerce.number().int().min(1024).max(1024 * 1024),
+  }),
   eureka: eurekaSettings,
   health: z.object({
     /** How often the instance checks its database and consumer (and tells Eureka of a change). */

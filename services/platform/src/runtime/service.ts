@@ -96,7 +96,10 @@ export async function startService<Extra extends object = object, Settings exten
   const codec = new EventCodec(createSchemaRegistry(settings.registry.url));
   const schemas = loadEventSchemas(definition.schemaDir, definition.aggregateType);
   await untilUp('schema registry', () => codec.register(schemas));
-  const outbox = new OutboxWriter(codec, schemas, { deleteAfterInsert: settings.outbox.deleteAfterInsert });
+  const outbox = new OutboxWriter(codec, schemas, {
+    deleteAfterInsert: settings.outbox.deleteAfterInsert,
+    maxEventBytes: settings.outbox.maxEventBytes,
+  });
   const common: ServiceContext = { settings, logger, db, outbox, metrics };
   const context = { ...common, ...(definition.extend?.(common) ?? ({} as Extra)) };
 

@@ -71,6 +71,32 @@ test('a rolled-back transaction puts nothing on Kafka', async (t) => {
   t.false(all.some((m) => m.message.key?.toString() === rolledBack));
 });
 
+test('an event over Kafka\'s record limit is refused in its transaction, which commits nothing, and CDC goes on', async (t) => {
+  const { db, writer } = await ready;
+  const tooLarge = randomUUID();
+  const marker = randomUUID();
+  // 1.1 MB: Kafka (message.max.bytes) and Connect's producer (max.request.size) refuse anything over 1 MiB,
+  // which would fail the connector's task and stop CDC for the whole database.
+  const error = await t.throwsAsync(
+    db.transaction((trx) =>
+      writer.write(trx, { type: 'ProbeRecorded', aggregateId: tooLarge, payload: { probeId: tooLarge, sequence: 1, note: 'x'.repeat(1_100_000) } }),
+    ),
+  );
+  t.is((error as Error & { code?: string }).code, 'EVENT_TOO_LARGE');
+  t.regex(error!.message, /over the \d+-byte limit/);
+  await db.transaction((trx) =>
+    writer.write(trx, { type: 'ProbeRecorded', aggregateId: marker, payload: { probeId: marker, sequence: 1, note: 'after' } }),
+  );
+  const all = await collect(kafka, topic, (got) => got.some((m) => m.message.key?.toString() === marker));
+  t.false(all.some((m) => m.message.key?.toString() === tooLarge));
+  const status = (await (await fetch(`${stack.connectUrl}/connectors/order-outbox/status`)).json()) as {
+    connector: { state: string };
+    tasks: Array<{ state: string }>;
+  };
+  t.is(status.connector.state, 'RUNNING');
+  t.true(status.tasks.every((task) => task.state === 'RUNNING'));
+});
+
 test('1,000 events from concurrent transactions all arrive, in commit order for each key', async (t) => {
   const { db, writer } = await ready;
   const keys: string[] = Array.from({ length: 20 }, () => randomUUID());

@@ -13,7 +13,7 @@ const valid = {
     retry: { minMs: 100, maxMs: 10_000 },
   },
   registry: { url: 'http://127.0.0.1:8081/apis/ccompat/v7' },
-  outbox: { deleteAfterInsert: true },
+  outbox: { deleteAfterInsert: true, maxEventBytes: 921_600 },
   eureka: { serviceUrl: 'http://127.0.0.1:8761/eureka/, http://127.0.0.2:8761/eureka', renewalIntervalSeconds: 5, leaseDurationSeconds: 15 },
   health: { intervalMs: 2000 },
   shutdown: { drainMs: 3500 },
