@@ -48,12 +48,31 @@ interface PidRecord {
   owner: string;
 }
 
+/**
+ * Who a pid is: the boot it belongs to and its start time in clock ticks since that boot
+ * (/proc/<pid>/stat, field 22). After a reboot, or once the process is gone and its pid reused, the same
+ * pid is another process with another identity. Undefined where there is no /proc.
+ */
+export function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const startTicks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return `${boot}:${startTicks}`;
+  } catch {
+    return undefined;
+  }
+}
+
 function readRecord(name: string): PidRecord | undefined {
   const file = pidFile(name);
   if (!existsSync(file)) return undefined;
-  const [pidText, owner = ''] = readFileSync(file, 'utf8').trim().split(/\s+/);
+  const [pidText, owner = '', identity] = readFileSync(file, 'utf8').trim().split(/\s+/);
   const pid = Number(pidText);
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return { pid, owner };
+  // A live pid that is not the process the stack started (a stale file after a reboot, a reused pid) is
+  // someone else's: the file is forgotten, and nothing is ever signalled.
+  const same = identity === undefined || identity === processIdentity(pid);
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && same) return { pid, owner };
   forgetPid(name, pid);
   return undefined;
 }
@@ -108,7 +127,7 @@ export function launch(name: string, spec: LaunchSpec, owner: string): number {
   closeSync(out);
   if (child.pid === undefined) throw new Error(`could not spawn ${spec.command}`);
   child.unref();
-  writeFileSync(pidFile(name), `${child.pid} ${owner}`);
+  writeFileSync(pidFile(name), `${child.pid} ${owner} ${processIdentity(child.pid) ?? ''}`.trim());
   return child.pid;
 }
 
