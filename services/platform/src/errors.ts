@@ -22,46 +22,46 @@ export class AppError extends Error {
   }
 }
 
-/** MySQL/MariaDB error numbers after which the same transaction can succeed if run again. */
-const transientDbErrnos = new Set([
-  1205, // ER_LOCK_WAIT_TIMEOUT
-  1213, // ER_LOCK_DEADLOCK
-  1040, // ER_CON_COUNT_ERROR
-  1053, // ER_SERVER_SHUTDOWN
-  2002, // CR_CONNECTION_ERROR
-  2003, // CR_CONN_HOST_ERROR
-  2006, // CR_SERVER_GONE_ERROR
-  2013, // CR_SERVER_LOST
+/**
+ * MySQL/MariaDB error numbers that say the data itself is wrong for the table: running the same statement
+ * again gives the same answer. Everything else the database says (deadlocks, lock waits, a read-only
+ * server during a failover 1290/1836, a killed connection 1927, 4031 and 1317, lost connections) may pass.
+ */
+const permanentDbErrnos = new Set([
+  1048, // ER_BAD_NULL_ERROR: a NOT NULL column given null
+  1062, // ER_DUP_ENTRY
+  1264, // ER_WARN_DATA_OUT_OF_RANGE
+  1292, // ER_TRUNCATED_WRONG_VALUE
+  1366, // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
+  1406, // ER_DATA_TOO_LONG
+  1451, // ER_ROW_IS_REFERENCED_2
+  1452, // ER_NO_REFERENCED_ROW_2
+  3819, // ER_CHECK_CONSTRAINT_VIOLATED (MySQL)
+  4025, // ER_CONSTRAINT_FAILED (MariaDB)
 ]);
 
-const transientNetworkCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-]);
+/** HTTP answers of a dependency that the same request will get again; 404, 408, 429 and 5xx may pass. */
+function permanentStatus(status: number): boolean {
+  return status >= 400 && status < 500 && ![404, 408, 425, 429].includes(status);
+}
 
 /**
- * Whether an error is worth retrying: an AppError says so itself; database deadlocks, lock timeouts and
- * lost connections, knex pool timeouts, network failures and HTTP 5xx/429 from a dependency are
- * transient; anything else (bad data, a bug) is not, and retrying it would only block the partition.
+ * Whether an error is worth retrying. Classified the way kafkajs does: retriable unless known to be
+ * permanent. An AppError says which it is itself (a message that is not Confluent Avro, an event that
+ * does not decode with its schema or fails its own validation: permanent); a database error about the
+ * data (constraint, type, length) and a 4xx of a dependency (other than 404, 408, 425, 429) are permanent.
+ * Anything else (a deadlock, a read-only server in a failover, a killed connection, a registry answering
+ * 404 while it replays its journal, an error never seen before) is retried: a passing fault must not send
+ * a saga step to the DLQ and leave its order PENDING.
  */
 export function isRetriable(error: unknown): boolean {
   if (error instanceof AppError) return error.retriable;
-  if (typeof error !== 'object' || error === null) return false;
-  const e = error as { errno?: unknown; code?: unknown; status?: unknown; name?: unknown; cause?: unknown };
-  if (typeof e.errno === 'number' && transientDbErrnos.has(e.errno)) return true;
-  if (typeof e.code === 'string' && transientNetworkCodes.has(e.code)) return true;
-  if (e.name === 'KnexTimeoutError') return true;
-  if (typeof e.status === 'number' && (e.status >= 500 || e.status === 429)) return true;
+  if (typeof error !== 'object' || error === null) return true;
+  const e = error as { errno?: unknown; status?: unknown; cause?: unknown };
+  if (typeof e.errno === 'number' && permanentDbErrnos.has(e.errno)) return false;
+  if (typeof e.status === 'number' && permanentStatus(e.status)) return false;
   if (e.cause !== undefined && e.cause !== error) return isRetriable(e.cause);
-  return false;
+  return true;
 }
 
 /** A short, single-line description of any thrown value, for logs and DLQ headers. */

@@ -59,9 +59,10 @@ export class EventCodec {
   }
 
   /**
-   * Decodes a Confluent-framed Avro value. A value that is not in the wire format, names a schema id the
-   * registry does not have, or does not decode with that schema is a permanent failure; a registry that
-   * cannot be reached is a retriable one.
+   * Decodes a Confluent-framed Avro value. A value that is not in the wire format, or does not decode with
+   * the schema its id names, is a permanent failure. Anything the registry answers instead of a schema is
+   * retriable: unreachable, 5xx, and also 404, which a registry gives for every id while it replays its
+   * journal after a restart.
    */
   async decode(value: Buffer | null): Promise<{ schemaId: number; payload: unknown }> {
     if (value === null || value.length < 5 || value.readUInt8(0) !== MAGIC_BYTE) {
@@ -72,7 +73,7 @@ export class EventCodec {
       return { schemaId, payload: await this.registry.decode(value) };
     } catch (cause) {
       const status = (cause as { status?: number }).status;
-      if (isRetriable(cause) || (status === undefined && isNetworkish(cause))) {
+      if (status !== undefined || isNetworkish(cause)) {
         throw new AppError('REGISTRY_UNAVAILABLE', `schema registry unavailable: ${(cause as Error).message}`, {
           cause,
           retriable: true,

@@ -274,6 +274,8 @@ export class IdempotentConsumer {
           headers: {
             ...message.headers,
             'dlq.error.code': code,
+            // Why it came here and not back for another try: only a permanent failure is dead-lettered.
+            'dlq.error.class': 'permanent',
             'dlq.error.message': reason.slice(0, 1000),
             'dlq.original.topic': topic,
             'dlq.original.partition': String(partition),

@@ -27,6 +27,8 @@ const kafka = kafkaClient(aggregateType);
 
 /** Test knobs the handler reads: per-key gates that fail transiently while closed. */
 const closedGates = new Set<string>();
+/** Per key, how many attempts fail with MariaDB's read-only error (1290), as during a failover. */
+const readOnlyFailures = new Map<string, number>();
 const attempts = new Map<string, number>();
 const outcomes = new Map<string, EventOutcome[]>();
 
@@ -56,6 +58,14 @@ const setup = async () => {
           probe.probeId,
         ]);
         if (closedGates.has(probe.probeId)) throw new AppError('PROBE_GATE_CLOSED', 'try later', { retriable: true });
+        const readOnly = readOnlyFailures.get(probe.probeId) ?? 0;
+        if (readOnly > 0) {
+          readOnlyFailures.set(probe.probeId, readOnly - 1);
+          throw Object.assign(new Error('The MariaDB server is running with the --read-only option'), {
+            errno: 1290,
+            code: 'ER_OPTION_PREVENTS_STATEMENT',
+          });
+        }
         if (probe.note === 'poison') throw new AppError('PROBE_REJECTED', 'this probe can never be applied');
       },
     },
@@ -163,6 +173,15 @@ test('a transient failure is retried on the same message without committing its 
   t.deepEqual(outcomes.get(eventId), ['applied']);
 });
 
+test('an error not known to be permanent (a read-only server during a failover) is retried, never dead-lettered', async (t) => {
+  const probeId = randomUUID();
+  readOnlyFailures.set(probeId, 2);
+  const eventId = await publish(probeId);
+  await eventually(() => applied(probeId), (n) => n === 1);
+  t.deepEqual(outcomes.get(eventId), ['applied']);
+  t.is(attempts.get(probeId), 3, 'two read-only failures, then applied');
+});
+
 test('an event whose handler fails permanently goes to the DLQ and leaves no trace in the database', async (t) => {
   const probeId = randomUUID();
   const eventId = await publish(probeId, 'poison');
@@ -173,5 +192,6 @@ test('an event whose handler fails permanently goes to the DLQ and leaves no tra
 
   const { message } = await collectEvent(`${topic}.dlq`, eventId);
   t.is(header(message, 'dlq.error.code'), 'PROBE_REJECTED');
+  t.is(header(message, 'dlq.error.class'), 'permanent');
   t.is(header(message, 'eventType'), 'ProbeRecorded', 'the original headers are kept');
 });

@@ -7,22 +7,29 @@ test('an AppError says itself whether it is retriable, and defaults to not', (t)
   t.is(new AppError('X', 'x').status, 500);
 });
 
-test('deadlocks, lock timeouts and lost connections are retriable; constraint violations are not', (t) => {
+test('database errors are retriable unless they are about the data itself', (t) => {
   t.true(isRetriable(Object.assign(new Error('deadlock'), { errno: 1213 })));
   t.true(isRetriable(Object.assign(new Error('lock wait'), { errno: 1205 })));
   t.true(isRetriable(Object.assign(new Error('gone'), { code: 'PROTOCOL_CONNECTION_LOST' })));
   t.true(isRetriable(Object.assign(new Error('pool'), { name: 'KnexTimeoutError' })));
+  // A failover's passing faults, which used to be dead-lettered as "unknown".
+  for (const errno of [1290, 1836, 1927, 4031, 1317]) t.true(isRetriable(Object.assign(new Error('passing'), { errno })), String(errno));
   t.false(isRetriable(Object.assign(new Error('dup'), { errno: 1062 })));
   t.false(isRetriable(Object.assign(new Error('fk'), { errno: 1452 })));
+  t.false(isRetriable(Object.assign(new Error('too long'), { errno: 1406 })));
 });
 
-test('HTTP 5xx and 429 from a dependency are retriable, 4xx are not; causes are followed', (t) => {
+test('a dependency answering 5xx, 429, 408 or 404 is retried, other 4xx are not; unknown errors are retried; causes are followed', (t) => {
   t.true(isRetriable({ status: 503 }));
   t.true(isRetriable({ status: 429 }));
-  t.false(isRetriable({ status: 404 }));
+  t.true(isRetriable({ status: 404 }), 'a registry replaying its journal answers 404 for a while');
+  t.false(isRetriable({ status: 409 }));
+  t.false(isRetriable({ status: 400 }));
   t.true(isRetriable(new Error('wrapped', { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) })));
-  t.false(isRetriable('a string'));
-  t.false(isRetriable(undefined));
+  t.false(isRetriable(new Error('wrapped', { cause: new AppError('INVALID_EVENT', 'x') })));
+  t.true(isRetriable(new TypeError('never seen before')));
+  t.true(isRetriable('a string'));
+  t.true(isRetriable(undefined));
 });
 
 test('describeError gives a code and a message for anything thrown', (t) => {
