@@ -97,8 +97,6 @@ interface Attempt {
   /** The path after Express cut the route prefix, before the proxy rewrote it. */
   path: string;
   tried: Set<string>;
-  /** Whether this attempt went out on a kept-alive connection (Node's `ClientRequest.reusedSocket`). */
-  reusedSocket?: boolean;
   /** Whether the instance had begun to answer. */
   answered?: boolean;
   /** Whether the response timeout ended it: the instance has the request, and is not sent another. */
@@ -114,9 +112,10 @@ export interface RunningGateway {
 const CONNECT_TIMEOUT = 'ECONNECTTIMEOUT';
 const neverReached = new Set(['ECONNREFUSED', 'EHOSTUNREACH', CONNECT_TIMEOUT]);
 /**
- * What a kept-alive connection gives when the instance closed it (or died) just as the request went out.
- * The instance may or may not have read the request, so only an idempotent one (RFC 9110 section 9.2.2)
- * is sent again, as HTTP clients do for requests on a reused connection.
+ * What a connection gives when the instance closed it, or died, as the request went out: a kept-alive one
+ * it had just closed, or a new one its kernel accepted while the process was being killed. The instance
+ * may or may not have read the request, so only an idempotent one (RFC 9110 section 9.2.2) with no answer
+ * begun is sent again, as nginx's proxy_next_upstream and Envoy's retry on reset do.
  */
 const staleConnection = new Set(['ECONNRESET', 'EPIPE']);
 const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -221,9 +220,7 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
       on: {
         proxyReq: (proxyReq, req) => {
           const attempt = attempts.get(req);
-          // The agent hands out a free socket synchronously, so this is known before anything is written.
           if (attempt) {
-            attempt.reusedSocket = proxyReq.reusedSocket;
             attempt.timedOut = false;
             // http-proxy aborts on proxyTimeout with a bare "socket hang up", like a dropped connection.
             proxyReq.once('timeout', () => {
@@ -253,13 +250,13 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
           const retriable =
             neverReached.has(code) ||
             (staleConnection.has(code) &&
-              attempt?.reusedSocket === true &&
+              attempt !== undefined &&
               !attempt.answered &&
               !attempt.timedOut &&
               idempotentMethods.has(req.method ?? ''));
           if (retriable) {
             // It never reached the instance, so another one may take it, whatever the method; or it is
-            // idempotent and went out on a connection the instance had already closed.
+            // idempotent and its connection was reset before any answer.
             const next = attempt && balancer.pick(attempt.tried);
             if (attempt && next && 'setHeader' in res && !res.headersSent) {
               attempt.tried.add(next);
@@ -268,7 +265,8 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
               void proxy(req, res);
               return;
             }
-            sendError(res, 503, 'SERVICE_UNAVAILABLE', `the ${route.service} service is not reachable`);
+            if (neverReached.has(code)) sendError(res, 503, 'SERVICE_UNAVAILABLE', `the ${route.service} service is not reachable`);
+            else sendError(res, 502, 'BAD_GATEWAY', `the ${route.service} service failed to answer`);
           } else if (attempt?.timedOut) {
             sendError(res, 504, 'GATEWAY_TIMEOUT', `the ${route.service} service did not answer within ${settings.upstream.timeoutMs} ms`);
           } else {
