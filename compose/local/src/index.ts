@@ -4,5 +4,6 @@ export { connectorFiles, connectorStatus, registerConnectors } from './connector
 export type { ConnectorStatus } from './connectors.js';
 export { restart, serviceInstanceNames, serviceInstanceUrls, startComponents, startExtraInstance, stopComponents } from './stack.js';
 export { logFile, recordedPid } from './processes.js';
+export { monitoringDir, prometheusUrl, promtoolBinary } from './components/prometheus.js';
 export { TOKEN_AUDIENCE, TOKEN_ISSUER, ensureSigningKey, mintToken } from './dev-token.js';
 export type { MintOptions, SigningKey } from './dev-token.js';

@@ -27,6 +27,8 @@ export const versions = {
   kafka: pomProperty('version.kafka'),
   debezium: pomProperty('version.debezium'),
   apicurio: pomProperty('version.apicurio'),
+  /** Debian 12's package, fetched with apt-get download and unpacked into the state folder (not installed). */
+  prometheus: '2.42.0+ds-5+deb12u1',
 };
 
 const stateDir = resolve(process.env.STACK_DIR ?? join(repoRoot, '.stack'));
@@ -59,6 +61,7 @@ export const settings = {
     gateway: intFromEnv('STACK_GATEWAY_PORT', 8080),
     eureka: intFromEnv('STACK_EUREKA_PORT', 8761),
     configServer: intFromEnv('STACK_CONFIG_SERVER_PORT', 8888),
+    prometheus: intFromEnv('STACK_PROMETHEUS_PORT', 9090),
     /** Apicurio's Quarkus management interface: health and Prometheus metrics. */
     registryManagement: intFromEnv('STACK_REGISTRY_MANAGEMENT_PORT', 8091),
   },

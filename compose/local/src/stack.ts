@@ -7,6 +7,7 @@ import type { Component } from './component.js';
 import { connect } from './components/connect.js';
 import { buildEurekaServer, eureka } from './components/eureka.js';
 import { kafka } from './components/kafka.js';
+import { fetchPrometheus, prometheus } from './components/prometheus.js';
 import { mariadb } from './components/mariadb.js';
 import { registry } from './components/registry.js';
 import { serviceComponent, serviceComponents } from './components/services.js';
@@ -25,8 +26,8 @@ import {
 } from './processes.js';
 import { settings } from './settings.js';
 
-/** The infrastructure, in start order: data path first, then the service registry (Eureka). */
-const infrastructure: Component[] = [mariadb, kafka, connect, registry, eureka];
+/** The infrastructure, in start order: data path first, then the service registry (Eureka) and monitoring. */
+const infrastructure: Component[] = [mariadb, kafka, connect, registry, eureka, prometheus];
 
 /** In start order; they stop in the reverse order. The infrastructure first, then the services. */
 export const components: Component[] = [...infrastructure, ...serviceComponents()];
@@ -114,6 +115,7 @@ export async function up(): Promise<Session> {
   const owner = randomUUID();
   await fetchArtifacts();
   if (!(await eureka.isReady())) await withProgress('build the Eureka server (once per version)', buildEurekaServer);
+  if (!(await prometheus.isReady())) await withProgress('fetch Prometheus (Debian package, once)', fetchPrometheus);
   await waitForStoppingSessions();
   const started: string[] = [];
   let current = 'stack';

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { serviceInstanceNames, startComponents, startExtraInstance, stopComponents } from '@cdc-outbox-saga/local-stack';
 import { api, createProduct, createUser, placeOrder } from '../helpers/api.js';
 import { eurekaInstances, freePort, gatewayInstances, gatewayRegistryAgeMs, servedCount, waitFor } from '../helpers/discovery.js';
+import { activeTargets } from '../helpers/prometheus.js';
 
 // Disruptive: instances come and go and Eureka is stopped, so the files of this folder run one at a time.
 // The bounds: a heartbeat every 5 s, a lease of 15 s, eviction every 5 s (Eureka evicts after about twice
@@ -33,6 +34,14 @@ test.serial('an order instance started by hand gets traffic through the running 
   await waitFor('gateway routing to the new instance', gatewayInstances, (n) => n.order === configured() + 1, 15_000);
   await untilServedBy(url);
   t.pass('the new instance served requests through the gateway, which was not restarted');
+  // Prometheus finds it through Eureka too, without a reload.
+  const foundMs = await waitFor(
+    'Prometheus scraping the new instance',
+    activeTargets,
+    (targets) => targets.some((target) => target.labels.instance === 'order-extra' && target.labels.job === 'order' && target.health === 'up'),
+    30_000,
+  );
+  t.log(`Prometheus scraped the new instance ${Math.round(foundMs / 1000)} s after the gateway routed to it`);
 
   process.kill(-pid, 'SIGKILL');
   killed = true;

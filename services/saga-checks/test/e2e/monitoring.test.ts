@@ -1,0 +1,59 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { monitoringDir, promtoolBinary, serviceInstanceNames, settings } from '@cdc-outbox-saga/local-stack';
+import { createProduct, createUser, placeOrder } from '../helpers/api.js';
+import { waitFor } from '../helpers/discovery.js';
+import { activeTargets, query } from '../helpers/prometheus.js';
+
+const run = promisify(execFile);
+
+test('every alert rule passes its promtool unit test, and the stack\'s Prometheus config checks', async (t) => {
+  const tests = await run(promtoolBinary, ['test', 'rules', join(monitoringDir, 'tests/alerts.test.yml')]);
+  t.regex(tests.stdout, /SUCCESS/);
+  const config = await run(promtoolBinary, ['check', 'config', join(settings.confDir, 'prometheus.yml')]);
+  t.regex(config.stdout, /SUCCESS: 4 rules found/);
+});
+
+test('Prometheus scrapes every part: one job per kind, each service instance found through Eureka, all up', async (t) => {
+  const count = (service: string) => serviceInstanceNames().filter((name) => name.startsWith(`${service}-`)).length;
+  const expected: Record<string, number> = {
+    prometheus: 1,
+    registry: 1,
+    order: count('order'),
+    product: count('product'),
+    user: count('user'),
+    gateway: 1,
+    'config-server': 1,
+  };
+  const byJob = (targets: Awaited<ReturnType<typeof activeTargets>>) => {
+    const jobs: Record<string, number> = {};
+    for (const target of targets) if (target.health === 'up') jobs[target.labels.job] = (jobs[target.labels.job] ?? 0) + 1;
+    return jobs;
+  };
+  // Eureka discovery refreshes every 5 s and each target is scraped every 5 s.
+  await waitFor('every target up', async () => byJob(await activeTargets()), (jobs) => JSON.stringify(jobs, Object.keys(expected).sort()) === JSON.stringify(expected, Object.keys(expected).sort()), 60_000);
+  const targets = await activeTargets();
+  t.true(targets.every((target) => target.health === 'up'), JSON.stringify(targets.filter((x) => x.health !== 'up')));
+  for (const name of serviceInstanceNames()) t.true(targets.some((target) => target.labels.instance === name), `${name} is a target`);
+});
+
+test('after orders of each outcome, PromQL answers for outcomes by reason, saga duration and CDC hops', async (t) => {
+  const userId = await createUser(100);
+  const productId = await createProduct(30, 5);
+  t.is((await placeOrder(userId, [{ productId, quantity: 1 }])).body.status, 'COMPLETED');
+  t.is((await placeOrder(userId, [{ productId, quantity: 9 }])).body.reason, 'OUT_OF_STOCK');
+  t.is((await placeOrder(userId, [{ productId, quantity: 3 }])).body.reason, 'INSUFFICIENT_POINTS');
+  const outcomes = await waitFor(
+    'the outcomes scraped',
+    () => query('sum by (status, reason) (saga_outcomes_total)'),
+    (series) => ['OUT_OF_STOCK', 'INSUFFICIENT_POINTS'].every((reason) => series.some((s) => s.metric.reason === reason)) && series.some((s) => s.metric.status === 'COMPLETED'),
+    30_000,
+  );
+  t.true(outcomes >= 0);
+  const p95 = await query('histogram_quantile(0.95, sum by (le) (rate(saga_duration_seconds_bucket[5m])))');
+  t.is(p95.length, 1);
+  const hops = await query('sum by (job) (saga_cdc_hop_seconds_count)');
+  t.deepEqual(hops.map((s) => s.metric.job).sort(), ['order', 'product', 'user']);
+});
