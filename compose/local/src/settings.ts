@@ -50,6 +50,8 @@ export const settings = {
   kafkaLibs: join(distDir, `kafka-${versions.kafka}`, 'libs'),
   connectPlugins: join(distDir, `connect-plugins-${versions.debezium}`),
   apicurioHome: join(distDir, `apicurio-registry-${versions.apicurio}`),
+  /** Prometheus' JMX exporter java agent, for Kafka and Connect. */
+  jmxExporterJar: join(distDir, 'jmx-exporter', 'jmx_prometheus_javaagent.jar'),
   connectorsDir: join(repoRoot, 'connectors'),
   host: '127.0.0.1',
   ports: {
@@ -62,6 +64,9 @@ export const settings = {
     eureka: intFromEnv('STACK_EUREKA_PORT', 8761),
     configServer: intFromEnv('STACK_CONFIG_SERVER_PORT', 8888),
     prometheus: intFromEnv('STACK_PROMETHEUS_PORT', 9090),
+    /** The JMX exporter agents' /metrics in Kafka and in Connect. */
+    kafkaMetrics: intFromEnv('STACK_KAFKA_METRICS_PORT', 9404),
+    connectMetrics: intFromEnv('STACK_CONNECT_METRICS_PORT', 9405),
     /** Apicurio's Quarkus management interface: health and Prometheus metrics. */
     registryManagement: intFromEnv('STACK_REGISTRY_MANAGEMENT_PORT', 8091),
   },

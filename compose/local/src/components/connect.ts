@@ -72,7 +72,7 @@ export const connect: Component = {
     return {
       command: findJava(17),
       args: [
-        ...jvmArgs('768m'),
+        ...jvmArgs('768m', { port: settings.ports.connectMetrics, config: 'connect.yml' }),
         '-cp',
         join(settings.kafkaLibs, '*'),
         'org.apache.kafka.connect.cli.ConnectDistributed',

@@ -43,8 +43,10 @@ export function writeLog4jConfig(): string {
  * JVM options common to the Kafka-side JVMs. The heap starts small and may grow to `maxHeap`, so the
  * stack at rest holds only what it uses.
  */
-export function jvmArgs(maxHeap: string): string[] {
+export function jvmArgs(maxHeap: string, metrics?: { port: number; config: string }): string[] {
   return [
+    // The JMX exporter's agent serves this JVM's MBeans as Prometheus metrics on `metricsPort`.
+    ...(metrics ? [`-javaagent:${settings.jmxExporterJar}=${settings.host}:${metrics.port}:${join(settings.repoRoot, 'monitoring/jmx-exporter', metrics.config)}`] : []),
     '-Xms64m',
     `-Xmx${maxHeap}`,
     '-XX:+UseG1GC',
@@ -150,7 +152,7 @@ export const kafka: Component = {
   launchSpec() {
     return {
       command: findJava(17),
-      args: [...jvmArgs('768m'), '-cp', classpath(), 'kafka.Kafka', serverProperties],
+      args: [...jvmArgs('768m', { port: settings.ports.kafkaMetrics, config: 'kafka.yml' }), '-cp', classpath(), 'kafka.Kafka', serverProperties],
     };
   },
 };

@@ -53,6 +53,8 @@ export function writePrometheusConfig(): string {
     ...stackEnvironment(),
     PROMETHEUS_ADDRESS: `${settings.host}:${settings.ports.prometheus}`,
     REGISTRY_MANAGEMENT_ADDRESS: `${settings.host}:${settings.ports.registryManagement}`,
+    KAFKA_METRICS_ADDRESS: `${settings.host}:${settings.ports.kafkaMetrics}`,
+    CONNECT_METRICS_ADDRESS: `${settings.host}:${settings.ports.connectMetrics}`,
     RULES_DIR: join(monitoringDir, 'rules'),
   };
   const text = readFileSync(join(monitoringDir, 'prometheus.yml'), 'utf8').replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => {

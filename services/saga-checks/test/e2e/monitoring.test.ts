@@ -13,7 +13,7 @@ test('every alert rule passes its promtool unit test, and the stack\'s Prometheu
   const tests = await run(promtoolBinary, ['test', 'rules', join(monitoringDir, 'tests/alerts.test.yml')]);
   t.regex(tests.stdout, /SUCCESS/);
   const config = await run(promtoolBinary, ['check', 'config', join(settings.confDir, 'prometheus.yml')]);
-  t.regex(config.stdout, /SUCCESS: 4 rules found/);
+  t.regex(config.stdout, /SUCCESS: 7 rules found/);
 });
 
 test('Prometheus scrapes every part: one job per kind, each service instance found through Eureka, all up', async (t) => {
@@ -21,6 +21,8 @@ test('Prometheus scrapes every part: one job per kind, each service instance fou
   const expected: Record<string, number> = {
     prometheus: 1,
     registry: 1,
+    kafka: 1,
+    connect: 1,
     order: count('order'),
     product: count('product'),
     user: count('user'),
@@ -37,6 +39,22 @@ test('Prometheus scrapes every part: one job per kind, each service instance fou
   const targets = await activeTargets();
   t.true(targets.every((target) => target.health === 'up'), JSON.stringify(targets.filter((x) => x.health !== 'up')));
   for (const name of serviceInstanceNames()) t.true(targets.some((target) => target.labels.instance === name), `${name} is a target`);
+});
+
+test('Connect and Debezium report through the JMX exporter: every connector running, none failed, its lag behind the binlog', async (t) => {
+  const connectors = ['order-outbox', 'product-outbox', 'user-outbox'];
+  await waitFor(
+    'connector metrics scraped',
+    () => query('sum by (connector) (kafka_connect_connect_worker_metrics_connector_running_task_count)'),
+    (series) => connectors.every((c) => series.some((s) => s.metric.connector === c && Number(s.value[1]) === 1)),
+    30_000,
+  );
+  const failed = await query('sum by (connector) (kafka_connect_connect_worker_metrics_connector_failed_task_count)');
+  t.deepEqual(failed.map((s) => [s.metric.connector, Number(s.value[1])]).sort(), connectors.map((c) => [c, 0]));
+  const behind = await query('max by (server) (debezium_mariadb_connector_metrics_millisecondsbehindsource)');
+  t.deepEqual(behind.map((s) => s.metric.server).sort(), ['order-db', 'product-db', 'user-db']);
+  const controller = await query('kafka_controller_kafkacontroller_value{name="ActiveControllerCount"}');
+  t.deepEqual(controller.map((s) => Number(s.value[1])), [1], 'the broker reports through its own agent');
 });
 
 test('after orders of each outcome, PromQL answers for outcomes by reason, saga duration and CDC hops', async (t) => {
