@@ -1,11 +1,10 @@
 import { join } from 'node:path';
 import {
   AppError,
-  EurekaClient,
   ServiceMetrics,
   createLogger,
   eurekaSettings,
-  instanceMetadata,
+  eurekaClientFor,
   listen,
   loadServiceConfig,
   packagePath,
@@ -207,21 +206,9 @@ export async function start(settings: ConfigServerSettings): Promise<RunningConf
   const server = await listen(app, settings.http.host, settings.http.port);
   const port = (server.address() as { port: number }).port;
   const url = `http://${settings.http.host}:${port}`;
-  let eureka: EurekaClient | undefined;
-  if (settings.eureka.serviceUrl.length > 0) {
-    // Registration runs in the background and retries; an absent Eureka never holds up the start.
-    eureka = new EurekaClient(
-      {
-        app: settings.service.name,
-        instanceId: settings.service.instanceId,
-        host: settings.eureka.instanceHost ?? settings.http.host,
-        port,
-        metadata: instanceMetadata(packageVersion(import.meta.url), port),
-      },
-      { serviceUrls: settings.eureka.serviceUrl, logger, ...settings.eureka },
-    );
-    eureka.start('UP');
-  }
+  // Registration runs in the background and retries; an absent Eureka never holds up the start.
+  const eureka = eurekaClientFor(settings, port, packageVersion(import.meta.url), logger);
+  eureka?.start('UP');
   logger.info({ url, repository: source.description, searchPath: settings.git.searchPaths }, 'config server started');
   return {
     url,

@@ -2,7 +2,6 @@ import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } 
 import type { Socket } from 'node:net';
 import {
   REQUEST_ID_HEADER,
-  EurekaClient,
   ServiceMetrics,
   LiveConfig,
   childTraceparent,
@@ -12,7 +11,7 @@ import {
   setLogLevel,
   eurekaSettings,
   fromBodyParser,
-  instanceMetadata,
+  eurekaClientFor,
   listen,
   loadServiceConfig,
   packagePath,
@@ -320,20 +319,8 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
   const server = await listen(app, settings.http.host, settings.http.port);
   const port = (server.address() as { port: number }).port;
   const url = `http://${settings.http.host}:${port}`;
-  let eureka: EurekaClient | undefined;
-  if (settings.eureka.serviceUrl.length > 0) {
-    eureka = new EurekaClient(
-      {
-        app: settings.service.name,
-        instanceId: settings.service.instanceId,
-        host: settings.eureka.instanceHost ?? settings.http.host,
-        port,
-        metadata: instanceMetadata(packageVersion(import.meta.url), port),
-      },
-      { serviceUrls: settings.eureka.serviceUrl, logger, ...settings.eureka },
-    );
-    eureka.start('UP');
-  }
+  const eureka = eurekaClientFor(settings, port, packageVersion(import.meta.url), logger);
+  eureka?.start('UP');
   logger.info(
     { url, routes: settings.routes.map((r) => `${r.prefix} -> ${r.targets?.join(' | ') ?? `${r.service} (Eureka)`}`) },
     'gateway started',

@@ -12,15 +12,14 @@ import { createDatabase } from '../data/database.js';
 import { migrate, type Migration } from '../data/migrations.js';
 import { isRetriable } from '../errors.js';
 import { createHttpApp, finishHttpApp } from '../http/http-app.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger, setLogLevel, type Logger } from '../logger.js';
 import { OutboxWriter } from '../outbox/outbox-writer.js';
 import { EurekaClient } from '../discovery/eureka-client.js';
 import { HealthMonitor, consumerCheck, databaseCheck, type HealthReport } from './health.js';
 import { ServiceMetrics } from './metrics.js';
 import type { z } from 'zod';
 import { LiveConfig } from '../config/live-config.js';
-import { setLogLevel } from '../logger.js';
-import { baseServiceSettings, type BaseServiceSettings } from './service-config.js';
+import { baseServiceSettings, type BaseServiceSettings, type eurekaSettings } from './service-config.js';
 
 /** What a service's routes and handlers get to work with. */
 export interface ServiceContext {
@@ -162,19 +161,8 @@ export async function startService<Extra extends object = object, Settings exten
   const server = await listen(app, settings.http.host, settings.http.port);
   const port = (server.address() as { port: number }).port;
   const url = `http://${settings.http.host}:${port}`;
-  if (settings.eureka.serviceUrl.length > 0) {
-    eureka = new EurekaClient(
-      {
-        app: settings.service.name,
-        instanceId: settings.service.instanceId,
-        host: settings.eureka.instanceHost ?? settings.http.host,
-        port,
-        metadata: instanceMetadata(definition.version, port),
-      },
-      { serviceUrls: settings.eureka.serviceUrl, logger, ...settings.eureka },
-    );
-    eureka.start((await health.refresh()).status);
-  }
+  eureka = eurekaClientFor(settings, port, definition.version, logger);
+  eureka?.start((await health.refresh()).status);
   logger.info({ url, topics: definition.topics, groupId: settings.kafka.groupId }, 'service started');
 
   return {
@@ -200,6 +188,32 @@ export async function startService<Extra extends object = object, Settings exten
       logger.info('service stopped');
     },
   };
+}
+
+/** What `eurekaClientFor` needs of a process's settings (every service, the gateway, the config service). */
+export interface RegistrationSettings {
+  service: { name: string; instanceId: string };
+  http: { host: string };
+  eureka: z.infer<typeof eurekaSettings>;
+}
+
+/**
+ * The Eureka client of a process listening on `port`, registered under its service name and instance id
+ * with `instanceMetadata`; undefined when Eureka is switched off. Not started: the caller starts it with
+ * the status it has. Registration runs in the background and retries; an absent Eureka never holds up a start.
+ */
+export function eurekaClientFor(settings: RegistrationSettings, port: number, version: string, logger: Logger): EurekaClient | undefined {
+  if (settings.eureka.serviceUrl.length === 0) return undefined;
+  return new EurekaClient(
+    {
+      app: settings.service.name,
+      instanceId: settings.service.instanceId,
+      host: settings.eureka.instanceHost ?? settings.http.host,
+      port,
+      metadata: instanceMetadata(version, port),
+    },
+    { serviceUrls: settings.eureka.serviceUrl, logger, ...settings.eureka },
+  );
 }
 
 /**
