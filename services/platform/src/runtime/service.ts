@@ -237,9 +237,12 @@ export async function listen(app: Express, host: string, port: number): Promise<
   return server;
 }
 
-/** Runs a service as a process: starts it and stops it cleanly on SIGINT/SIGTERM. */
-export async function runAsProcess(start: () => Promise<RunningService>): Promise<void> {
-  let service: RunningService;
+/**
+ * Runs a service (or the gateway, or the config service) as a process: starts it, exits 1 if it cannot,
+ * and stops it cleanly on SIGINT/SIGTERM.
+ */
+export async function runAsProcess(start: () => Promise<{ stop(): Promise<void>; logger?: Logger }>): Promise<void> {
+  let service: { stop(): Promise<void>; logger?: Logger };
   try {
     service = await start();
   } catch (error) {
@@ -253,7 +256,8 @@ export async function runAsProcess(start: () => Promise<RunningService>): Promis
     service.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        service.logger.error({ err: error }, 'stop failed');
+        if (service.logger) service.logger.error({ err: error }, 'stop failed');
+        else console.error('stop failed', error);
         process.exit(1);
       },
     );
