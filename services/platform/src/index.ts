@@ -52,7 +52,7 @@ export {
   type ConfigServiceTarget,
   type EnvironmentAnswer,
 } from './config/config-client.js';
-export { flatten, keyPath, mergeSources, unflatten } from './config/properties.js';
+export { flatten, keySegments, mergeSources, unflatten, type FlatSource, type Scalar } from './config/properties.js';
 export {
   EurekaClient,
   eurekaUrls,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { mergeSources, unflatten } from './properties.js';
+import { keySegments, mergeSources, unflatten, type FlatSource, type Scalar } from './properties.js';
 
 /** Spring Cloud Config Server's environment answer (`GET /{application}/{profile}[/{label}]`). */
 export const environmentAnswer = z.object({
@@ -49,5 +49,14 @@ export async function fetchEnvironment(target: ConfigServiceTarget, timeoutMs = 
 
 /** The answer as one nested object, more specific sources over less specific ones: a node-config layer. */
 export function settingsLayer(answer: EnvironmentAnswer): Record<string, unknown> {
-  return unflatten(mergeSources(answer.propertySources));
+  const sources = answer.propertySources.map(
+    ({ source }): FlatSource =>
+      new Map(
+        Object.entries(source)
+          // node-config merges this layer into objects: a key reaching Object's prototype must not get there.
+          .filter(([key]) => !keySegments(key).some((part) => part === '__proto__' || part === 'constructor' || part === 'prototype'))
+          .map(([key, value]) => [key, value as Scalar]),
+      ),
+  );
+  return unflatten(mergeSources(sources));
 }
