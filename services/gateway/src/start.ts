@@ -303,7 +303,6 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
   // Live settings: a new commit of the config service changes these without a restart. The timeouts are
   // read per request from `settings.upstream`, the response timeout also from each route's proxy options.
   const config = new LiveConfig(gatewaySettings, settings, { logger, intervalMs: settings.config.refreshMs })
-    .on('log.level', (s) => setLogLevel(s.log.level))
     .on('rateLimit', (s) => limiter.setLimits(s.rateLimit.capacity, s.rateLimit.refillPerSecond))
     .on('upstream.connectTimeoutMs', (s) => {
       settings.upstream.connectTimeoutMs = s.upstream.connectTimeoutMs;

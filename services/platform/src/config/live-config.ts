@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import type { Logger } from '../logger.js';
-import { deepMerge, describeIssues, loadedConfig, type ConfigOrigin, type LoadedConfig } from '../runtime/service-config.js';
-import { fetchEnvironment, settingsLayer } from './config-client.js';
+import { setLogLevel, type Logger } from '../logger.js';
+import { answerOrigin, describeIssues, loadedConfig, nodeConfigLayer, type ConfigOrigin, type LoadedConfig } from '../runtime/service-config.js';
+import { fetchEnvironment } from './config-client.js';
 import { flatten } from './properties.js';
 
 export interface LiveConfigOptions {
@@ -43,6 +43,11 @@ export class LiveConfig<S> {
       raw: {},
     };
     this.settings = initial;
+    // Every process has a log level, and it is always live.
+    this.on('log.level', (settings) => {
+      const level = (settings as { log?: { level?: string } }).log?.level;
+      if (level) setLogLevel(level);
+    });
   }
 
   /** The settings in force. */
@@ -103,7 +108,7 @@ export class LiveConfig<S> {
     this.state.origin.reason = undefined;
     if (sameCommit || answer.version === this.refused) return;
 
-    const raw = await rebuild(deepMerge(settingsLayer(answer), this.state.givenNodeConfig));
+    const raw = await rebuild(nodeConfigLayer(answer, this.state.givenNodeConfig));
     const parsed = this.schema.safeParse(raw);
     if (!parsed.success) {
       this.refused = answer.version;
@@ -120,12 +125,7 @@ export class LiveConfig<S> {
     );
     this.settings = parsed.data;
     this.state.raw = raw;
-    Object.assign(this.state.origin, {
-      source: 'config-service',
-      label: answer.label,
-      version: answer.version,
-      propertySources: answer.propertySources.map((p) => p.name),
-    });
+    Object.assign(this.state.origin, answerOrigin(answer));
     this.refused = undefined;
 
     const live = changed.filter((key) => this.handlers.some((h) => covers(h.prefix, key)));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { configServiceTarget, fetchEnvironment, settingsLayer, type ConfigServiceTarget } from '../config/config-client.js';
+import { configServiceTarget, fetchEnvironment, settingsLayer, type ConfigServiceTarget, type EnvironmentAnswer } from '../config/config-client.js';
 import { eurekaUrls } from '../discovery/eureka-client.js';
 import { AppError } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -175,13 +175,8 @@ export async function loadServiceConfig<T extends z.ZodType>(configDir: string, 
   } else {
     try {
       const answer = await fetchEnvironment(target);
-      process.env.NODE_CONFIG = JSON.stringify(deepMerge(settingsLayer(answer), givenNodeConfig));
-      Object.assign(origin, {
-        source: 'config-service',
-        label: answer.label,
-        version: answer.version,
-        propertySources: answer.propertySources.map((p) => p.name),
-      });
+      process.env.NODE_CONFIG = JSON.stringify(nodeConfigLayer(answer, givenNodeConfig));
+      Object.assign(origin, answerOrigin(answer));
       logger.info({ url: target.url, label: answer.label, version: answer.version, propertySources: origin.propertySources }, 'settings from the config service');
     } catch (error) {
       origin.reason = (error as Error).message;
@@ -200,6 +195,21 @@ export async function loadServiceConfig<T extends z.ZodType>(configDir: string, 
   }
   loaded = { origin, target, givenNodeConfig, raw };
   return result.data;
+}
+
+/** What `$NODE_CONFIG` holds for a config service answer: the answer, with the process's own `$NODE_CONFIG` over it. */
+export function nodeConfigLayer(answer: EnvironmentAnswer, givenNodeConfig: Record<string, unknown>): Record<string, unknown> {
+  return deepMerge(settingsLayer(answer), givenNodeConfig);
+}
+
+/** The origin fields an answer in force sets: its commit, label and property sources. */
+export function answerOrigin(answer: EnvironmentAnswer): Pick<ConfigOrigin, 'source' | 'label' | 'version' | 'propertySources'> {
+  return {
+    source: 'config-service',
+    label: answer.label,
+    version: answer.version,
+    propertySources: answer.propertySources.map((p) => p.name),
+  };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -140,7 +140,6 @@ export async function startService<Extra extends object = object, Settings exten
     logger,
     intervalMs: settings.config.refreshMs,
   })
-    .on('log.level', (s) => setLogLevel(s.log.level))
     .on('kafka.retry', (s) => consumer.setRetry(s.kafka.retry));
   for (const [prefix, apply] of Object.entries(definition.live?.(context) ?? {})) config.on(prefix, apply);
   app.get('/health', (_req, res) => {
