@@ -1,35 +1,24 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { settings as stack } from '@cdc-outbox-saga/local-stack';
 import { bearer, createProduct } from '../helpers/api.js';
-import { git } from '../helpers/config.js';
+import { ConfigRepoClone } from '../helpers/config.js';
 import { freePort, waitFor } from '../helpers/discovery.js';
 import { runService, type Child } from '../helpers/processes.js';
 
 // A gateway and a config service of this file's own, the config service serving a temporary clone of this
 // repository that the test commits to. The gateway's rate limits and timeouts are live keys.
-const clone = mkdtempSync(join(tmpdir(), 'config-repo-'));
-git(['clone', '--quiet', '--no-hardlinks', stack.repoRoot, clone]);
-git(['config', 'user.name', 'config-refresh test'], clone);
-git(['config', 'user.email', 'config-refresh@example.invalid'], clone);
+const clone = new ConfigRepoClone();
 const children: Child[] = [];
 
 test.after.always(async () => {
   for (const child of children.reverse()) await child.stop();
-  for (const path of [clone, `${clone}-config.log`, `${clone}-gateway.log`]) rmSync(path, { recursive: true, force: true });
+  clone.remove();
 });
 
-function commit(edit: (text: string) => string, message: string): string {
-  const path = join(clone, 'config-repo', 'gateway.yml');
-  writeFileSync(path, edit(readFileSync(path, 'utf8')));
-  git(['commit', '--quiet', '-am', message], clone);
-  return git(['rev-parse', 'HEAD'], clone);
-}
+const commit = (edit: (text: string) => string, message: string) => clone.commit('gateway.yml', edit, message);
 
 test.serial('a committed rate limit and timeouts change the running gateway within seconds', async (t) => {
-  const configServer = await runService('config-server', await freePort(), { CONFIG_GIT_URI: clone, EUREKA_URL: 'off', INSTANCE_ID: 'config-server-in-test' }, `${clone}-config.log`);
+  const configServer = await clone.startConfigServer(await freePort());
   children.push(configServer);
   const gateway = await runService(
     'gateway',
@@ -40,7 +29,7 @@ test.serial('a committed rate limit and timeouts change the running gateway with
       CONFIG_PROFILE: 'default',
       JWT_PUBLIC_KEY_FILE: stack.publicKeyFile,
     },
-    `${clone}-gateway.log`,
+    clone.logPath('gateway'),
   );
   children.push(gateway);
   const productId = await createProduct(1, 1);

@@ -1,21 +1,16 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { logFile, settings as stack, startExtraInstance, stopComponents } from '@cdc-outbox-saga/local-stack';
+import { readFileSync } from 'node:fs';
+import { logFile, startExtraInstance, stopComponents } from '@cdc-outbox-saga/local-stack';
 import { createProduct, createUser } from '../helpers/api.js';
-import { environment, git } from '../helpers/config.js';
+import { ConfigRepoClone, environment, git } from '../helpers/config.js';
 import { freePort, waitFor } from '../helpers/discovery.js';
-import { runService, type Child } from '../helpers/processes.js';
+import type { Child } from '../helpers/processes.js';
 
 // One order instance of its own, started by this file, asks a config service of this file's own, which
 // serves a temporary clone of this repository: the test commits to the clone, never to the repository.
 // Bounds: each instance asks every config.refreshMs (2 s); a change must be in force within 10 s.
-const clone = mkdtempSync(join(tmpdir(), 'config-repo-'));
-git(['clone', '--quiet', '--no-hardlinks', stack.repoRoot, clone]);
-git(['config', 'user.name', 'config-refresh test'], clone);
-git(['config', 'user.email', 'config-refresh@example.invalid'], clone);
+const clone = new ConfigRepoClone();
 const configPort = await freePort();
 const instancePort = await freePort();
 const instanceUrl = `http://127.0.0.1:${instancePort}`;
@@ -27,15 +22,8 @@ let good = '';
 test.after.always(async () => {
   await stopComponents([instanceId]).catch(() => undefined);
   await configServer?.stop();
-  for (const path of [clone, `${clone}-config.log`, `${clone}-gateway.log`]) rmSync(path, { recursive: true, force: true });
+  clone.remove();
 });
-
-function commit(file: string, edit: (text: string) => string, message: string): string {
-  const path = join(clone, 'config-repo', file);
-  writeFileSync(path, edit(readFileSync(path, 'utf8')));
-  git(['commit', '--quiet', '-am', message], clone);
-  return git(['rev-parse', 'HEAD'], clone);
-}
 
 interface Health {
   config: { source: string; version?: string; reason?: string };
@@ -58,9 +46,6 @@ let fixtures: Promise<{ userId: string; productId: string }> | undefined;
 /** A buyer and a product for this file's orders, made once. */
 const fixture = () => (fixtures ??= Promise.all([createUser(10_000), createProduct(1, 10_000)]).then(([userId, productId]) => ({ userId, productId })));
 
-function startConfigServer(): Promise<Child> {
-  return runService('config-server', configPort, { CONFIG_GIT_URI: clone, EUREKA_URL: 'off', INSTANCE_ID: 'config-server-in-test' }, `${clone}-config.log`);
-}
 
 test.serial('with the config service down, an instance starts on its local settings, says why, and takes the service up once it answers', async (t) => {
   await startExtraInstance('order', instanceId, instancePort, {
@@ -78,26 +63,26 @@ test.serial('with the config service down, an instance starts on its local setti
   t.regex(unavailable[0]!, /starting on the local settings/);
   t.is(await appliedWait(), 'wait=50', 'the local default (60) in force');
 
-  configServer = await startConfigServer();
-  const head = git(['rev-parse', 'HEAD'], clone);
+  configServer = await clone.startConfigServer(configPort);
+  const head = clone.head();
   const took = await waitFor('the instance taking the config service up', health, (h) => h.config.source === 'config-service' && h.config.version === head, 10_000);
   t.is(await appliedWait(), 'wait=45', 'config-repo/order.yml in force');
   t.log(`the config service's settings in force ${took} ms after it answered`);
 });
 
 test.serial('a commit to a live key changes the running instance within seconds; an invalid commit is refused and the last good settings stay', async (t) => {
-  good = commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: 20') + 'kafka:\n  retry:\n    minMs: 150\n    maxMs: 10000\n', 'shorter waits');
+  good = clone.commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: 20') + 'kafka:\n  retry:\n    minMs: 150\n    maxMs: 10000\n', 'shorter waits');
   const took = await waitFor('the new commit in force', health, (h) => h.config.version === good, 10_000);
   t.is(await appliedWait(), 'wait=20');
   t.log(`commit in force ${took} ms after it was made`);
   const log = () => readFileSync(logFile(instanceId), 'utf8');
   t.regex(log(), /"kafka\.retry\.minMs":150/, 'the consumer backoff applied live too');
 
-  const restartOnly = commit('order.yml', (text) => text.replace(/outcomePollMs: \d+/, 'outcomePollMs: 300'), 'a restart-only key');
+  const restartOnly = clone.commit('order.yml', (text) => text.replace(/outcomePollMs: \d+/, 'outcomePollMs: 300'), 'a restart-only key');
   await waitFor('the restart-only commit in force', health, (h) => h.config.version === restartOnly, 10_000);
   t.regex(log(), /take effect only after a restart.*saga\.outcomePollMs|saga\.outcomePollMs.*take effect only after a restart/);
 
-  const bad = commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: -5'), 'an invalid wait');
+  const bad = clone.commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: -5'), 'an invalid wait');
   await waitFor('the invalid commit refused', async () => log(), (text) => text.includes(bad) && text.includes('commit refused'), 10_000);
   t.is((await health()).config.version, restartOnly, 'the last good commit stays in force');
   t.is(await appliedWait(), 'wait=20', 'and so does its value');
@@ -105,7 +90,7 @@ test.serial('a commit to a live key changes the running instance within seconds;
 });
 
 test.serial('a tag is a label too, answered with the commit it names', async (t) => {
-  git(['tag', 'config-test-tag', good], clone);
+  git(['tag', 'config-test-tag', good], clone.dir);
   const { status, body } = await environment(configServer!.url, '/order/default/config-test-tag');
   t.is(status, 200);
   t.is(body.version, good);
