@@ -9,6 +9,8 @@ export const Reasons = {
   UNKNOWN_PRODUCT: 'UNKNOWN_PRODUCT',
   INSUFFICIENT_POINTS: 'INSUFFICIENT_POINTS',
   UNKNOWN_USER: 'UNKNOWN_USER',
+  /** The saga was still PENDING at its deadline (`saga.deadlineSeconds`): the order service ended it. */
+  SAGA_TIMEOUT: 'SAGA_TIMEOUT',
 } as const;
 export type Reason = (typeof Reasons)[keyof typeof Reasons];
 

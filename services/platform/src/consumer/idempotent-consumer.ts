@@ -1,6 +1,5 @@
-import { Partitioners, type Consumer, type EachMessagePayload, type IHeaders, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Knex } from 'knex';
-import pRetry, { AbortError } from 'p-retry';
 import type { EventCodec } from '../avro/event-codec.js';
 import { AppError, describeError, isRetriable } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -43,13 +42,17 @@ export interface IdempotentConsumerOptions {
   partitionsConsumedConcurrently?: number;
   /** Backoff for transient failures: doubles from `minMs` up to `maxMs`, forever, until stopped. */
   retry?: { minMs?: number; maxMs?: number };
+  /** Kafka's consumer session timeout (kafkajs' default 30 s): a member silent this long is evicted. */
+  sessionTimeoutMs?: number;
+  /** The most events of one partition applied in one database transaction (default 100). */
+  maxBatchEvents?: number;
   /** Called once per decoded event when it arrives (before any retry), for latency metrics. */
   onReceived?: (event: ConsumedEvent, receivedAt: number) => void;
   /** Called after each handled event (for metrics); `outcome` says what happened to it. */
   onEvent?: (event: ConsumedEvent | undefined, outcome: EventOutcome, durationMs: number) => void;
 }
 
-export type EventOutcome = 'applied' | 'duplicate' | 'skipped' | 'dead-lettered';
+export type EventOutcome = 'applied' | 'duplicate' | 'skipped' | 'retried' | 'dead-lettered';
 
 const ER_DUP_ENTRY = 1062;
 
@@ -59,21 +62,59 @@ const text = (headers: IHeaders | undefined, name: string): string | null => {
   return first === undefined || first === null ? null : first.toString();
 };
 
+/** One message of a chunk and what became of it. */
+interface Item {
+  message: KafkaMessage;
+  event?: ConsumedEvent;
+  handler?: EventHandler;
+  outcome?: EventOutcome;
+  /** Why a dead-lettered message could never be applied. */
+  error?: unknown;
+  /** Set on the event whose transient failure undid the chunk's transaction. */
+  failed?: boolean;
+  /** Time spent on this event inside the transaction. */
+  ms?: number;
+}
+
+/** Where a chunk stopped short: the first message not settled, and the transient error that stopped it. */
+interface Stop {
+  index: number;
+  error: unknown;
+  event?: ConsumedEvent;
+}
+
+/** Exponential backoff with full jitter over the upper half: attempt 1 waits about `minMs`. */
+export function backoffMs(attempt: number, minMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
 /**
  * A kafkajs consumer that applies each event exactly once to the service's database:
  *
  * - the event id (the outbox row id, in the `eventId` header) is recorded in `processed_events` in the
  *   same transaction as the handler's effect; a redelivered event finds it there and changes nothing;
- * - transient failures (deadlock, lost connection, registry down) are retried with backoff on the same
- *   message, so its offset is not committed and later messages of the partition wait behind it;
- * - messages that can never be applied (not Avro, unknown schema, missing headers, a handler's
- *   permanent error) go to `<topic>.dlq` with the error in headers, and consumption goes on.
+ * - a fetched batch of one partition is applied in one transaction (up to `maxBatchEvents` events),
+ *   with a savepoint per event: each event is still all or nothing, the batch costs one durable commit,
+ *   and its offsets are committed once it is;
+ * - a transient failure (deadlock, lock wait, lost connection, read-only server, registry down, any error
+ *   not known to be permanent) undoes the chunk, pauses that partition alone and seeks back to its first
+ *   unapplied message, to try again after a backoff: the other partitions go on, and the member keeps
+ *   heartbeating because no handler call waits out the backoff;
+ * - messages that can never be applied (not Avro, unknown schema, missing headers, a handler's permanent
+ *   error) go to `<topic>.dlq` with the error in headers, and their neighbours commit.
  */
 export class IdempotentConsumer {
   private readonly consumer: Consumer;
   private readonly dlqProducer: Producer;
   private readonly abort = new AbortController();
   private running = false;
+  /** Transient failures in a row per partition ("topic:partition"), for the backoff. */
+  private readonly attempts = new Map<string, number>();
+  /** Timers that resume paused partitions; cleared on stop. */
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  /** Per partition, the highest offset reported to `onReceived`, so a retried event is timed once. */
+  private readonly received = new Map<string, bigint>();
 
   constructor(private readonly options: IdempotentConsumerOptions) {
     if (options.topics.length === 0) throw new AppError('NO_TOPICS', 'an IdempotentConsumer needs at least one topic');
@@ -84,6 +125,7 @@ export class IdempotentConsumer {
       // there either way (minBytes 1). disconnect() waits for the fetch in flight, so this is how long
       // a stopping service lingers.
       maxWaitTimeInMs: 1000,
+      ...(options.sessionTimeoutMs ? { sessionTimeout: options.sessionTimeoutMs } : {}),
     });
     this.dlqProducer = options.kafka.producer({
       idempotent: true,
@@ -101,7 +143,9 @@ export class IdempotentConsumer {
     this.running = true;
     await this.consumer.run({
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      eachMessage: (payload) => this.handleMessage(payload),
+      // Only what is applied (or dead-lettered) is resolved; kafkajs would otherwise resolve the whole batch.
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.handleBatch(payload),
     });
   }
 
@@ -131,6 +175,8 @@ export class IdempotentConsumer {
 
   async stop(): Promise<void> {
     this.abort.abort();
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
     if (this.running) await this.consumer.disconnect();
     this.running = false;
     await this.dlqProducer.disconnect();
@@ -141,42 +187,189 @@ export class IdempotentConsumer {
     return this.consumer;
   }
 
-  private async handleMessage({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
-    const started = performance.now();
-    const { logger, onEvent } = this.options;
-    const receivedAt = Date.now();
-    let event: ConsumedEvent | undefined;
-    let outcome: EventOutcome;
-    try {
+  /** Changes the backoff of retries that start from now on (a live setting). */
+  setRetry(retry: { minMs: number; maxMs: number }): void {
+    this.options.retry = { ...retry };
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    const size = this.options.maxBatchEvents ?? 100;
+    for (let from = 0; from < batch.messages.length; from += size) {
+      // A seek (ours or a rebalance) makes the rest of this batch stale: the next fetch starts over.
+      if (!isRunning() || isStale() || this.abort.signal.aborted) return;
+      const chunk = batch.messages.slice(from, from + size);
+      const stop = await this.applyChunk(topic, partition, chunk);
+      const settled = stop?.index ?? chunk.length;
+      // kafkajs commits the resolved offsets when this batch returns.
+      if (settled > 0) resolveOffset(chunk[settled - 1]!.offset);
+      if (stop) {
+        this.retryLater(topic, partition, chunk[stop.index]!.offset, stop);
+        return;
+      }
+      this.attempts.delete(`${topic}:${partition}`);
+      await heartbeat();
+    }
+  }
+
+  /**
+   * Pauses the partition and seeks back to `offset`, then resumes it after the backoff. The other
+   * partitions of this instance are fetched meanwhile; kafkajs commits `offset` on the seek, which is
+   * right because everything before it is applied.
+   */
+  private retryLater(topic: string, partition: number, offset: string, stop: Stop): void {
+    if (this.abort.signal.aborted) return; // stopping: leave the offset uncommitted
+    const key = `${topic}:${partition}`;
+    const attempt = (this.attempts.get(key) ?? 0) + 1;
+    this.attempts.set(key, attempt);
+    // Read per failure, so a backoff changed live applies to the next retry.
+    const { minMs = 100, maxMs = 10_000 } = this.options.retry ?? {};
+    const delayMs = backoffMs(attempt, minMs, maxMs);
+    const { code, message } = describeError(stop.error);
+    this.options.logger.warn(
+      { topic, partition, offset, eventId: stop.event?.eventId, attempt, delayMs, code, reason: message },
+      'transient failure, partition paused for a retry',
+    );
+    this.options.onEvent?.(stop.event, 'retried', 0);
+    const partitions = [{ topic, partitions: [partition] }];
+    this.consumer.pause(partitions);
+    this.consumer.seek({ topic, partition, offset });
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      this.consumer.resume(partitions);
+    }, delayMs);
+    this.resumeTimers.add(timer);
+  }
+
+  /**
+   * Decodes the chunk, applies its events in one transaction, dead-letters what can never be applied.
+   * Returns where it stopped short on a transient failure (nothing from that index on is settled).
+   */
+  private async applyChunk(topic: string, partition: number, chunk: KafkaMessage[]): Promise<Stop | undefined> {
+    const { items, stop } = await this.prepare(topic, partition, chunk);
+    let commitMs = 0;
+    if (items.some((item) => item.outcome === undefined)) {
+      const transactionStarted = performance.now();
+      try {
+        await this.options.db.transaction(async (trx) => {
+          for (const item of items) if (item.outcome === undefined) await this.applyOne(trx, item);
+        });
+      } catch (error) {
+        // The whole transaction is gone (a deadlock or a lost connection ends it on the server anyway):
+        // nothing of this chunk is applied, and it is tried again from its first message.
+        const failed = items.find((item) => item.failed);
+        return { index: 0, error, event: failed?.event };
+      }
+      commitMs = performance.now() - transactionStarted - items.reduce((sum, item) => sum + (item.ms ?? 0), 0);
+    }
+    for (const [index, item] of items.entries()) {
+      if (item.outcome !== 'dead-lettered') continue;
+      try {
+        await this.deadLetter(topic, partition, item.message, item.error);
+      } catch (error) {
+        // Kafka refused the DLQ record: this message is retried; what the transaction applied after it
+        // is found in processed_events next time.
+        this.report(topic, partition, items.slice(0, index), commitMs);
+        return { index, error, event: item.event };
+      }
+    }
+    this.report(topic, partition, items, commitMs);
+    return stop;
+  }
+
+  /** Decodes each message; stops at the first transient decode failure (the registry unreachable). */
+  private async prepare(topic: string, partition: number, chunk: KafkaMessage[]): Promise<{ items: Item[]; stop?: Stop }> {
+    const items: Item[] = [];
+    for (const [index, message] of chunk.entries()) {
+      const item: Item = { message };
       // Events this service has no handler for are acknowledged without decoding them.
       const type = text(message.headers, 'eventType');
       if (type && !this.options.handlers[type]) {
-        onEvent?.(undefined, 'skipped', performance.now() - started);
-        return;
+        items.push({ ...item, outcome: 'skipped' });
+        continue;
       }
-      outcome = await this.withRetry(heartbeat, { topic, partition, offset: message.offset }, async () => {
-        const first = event === undefined;
-        event = await this.decode(topic, partition, message);
-        if (first) this.options.onReceived?.(event, receivedAt);
-        const handler = this.options.handlers[event.eventType];
-        if (!handler) return 'skipped';
-        return this.applyOnce(event, handler);
-      });
-    } catch (error) {
-      if (this.abort.signal.aborted) throw error; // stopping: leave the offset uncommitted
-      const { code, message: reason } = describeError(error);
-      logger.error({ topic, partition, offset: message.offset, eventId: event?.eventId, code, reason }, 'event dead-lettered');
-      await this.deadLetter(topic, partition, message, error);
-      outcome = 'dead-lettered';
+      try {
+        item.event = await this.decode(topic, partition, message);
+        this.reportReceived(item.event);
+        item.handler = this.options.handlers[item.event.eventType];
+        if (!item.handler) item.outcome = 'skipped';
+      } catch (error) {
+        if (isRetriable(error)) return { items, stop: { index, error } };
+        item.outcome = 'dead-lettered';
+        item.error = error;
+      }
+      items.push(item);
     }
-    onEvent?.(event, outcome, performance.now() - started);
+    return { items };
   }
 
-  private async decode(
-    topic: string,
-    partition: number,
-    message: EachMessagePayload['message'],
-  ): Promise<ConsumedEvent> {
+  /**
+   * Records the event id and runs the handler, under a savepoint: a permanent failure undoes this
+   * event's writes alone and marks it for the DLQ; a transient one is thrown and undoes the chunk.
+   */
+  private async applyOne(trx: Knex.Transaction, item: Item): Promise<void> {
+    const started = performance.now();
+    const event = item.event!;
+    // One name for all: a savepoint replaces an older one of the same name, so none needs releasing.
+    await trx.raw('SAVEPOINT event');
+    try {
+      item.outcome = (await this.recordOnce(trx, event)) ? (await item.handler!(event, trx), 'applied') : 'duplicate';
+    } catch (error) {
+      if (isRetriable(error)) {
+        item.failed = true;
+        throw error;
+      }
+      await trx.raw('ROLLBACK TO SAVEPOINT event');
+      item.outcome = 'dead-lettered';
+      item.error = error;
+    } finally {
+      item.ms = performance.now() - started;
+    }
+  }
+
+  /**
+   * Inserts the event id; false when it is there already. Inserting first takes the id's row lock: a
+   * second instance handling the same event at the same time waits here, then fails on the committed
+   * key instead of applying the event twice. (Not INSERT … ON DUPLICATE KEY: mysql2 connects with
+   * CLIENT_FOUND_ROWS, so affectedRows cannot tell a duplicate from a new row.)
+   */
+  private async recordOnce(trx: Knex.Transaction, event: ConsumedEvent): Promise<boolean> {
+    try {
+      await trx('processed_events').insert({
+        consumer_group: this.options.groupId,
+        event_id: event.eventId,
+        event_type: event.eventType,
+      });
+      return true;
+    } catch (error) {
+      if ((error as { errno?: number }).errno === ER_DUP_ENTRY) return false;
+      throw error;
+    }
+  }
+
+  private reportReceived(event: ConsumedEvent): void {
+    const key = `${event.topic}:${event.partition}`;
+    const offset = BigInt(event.offset);
+    const last = this.received.get(key);
+    if (last !== undefined && offset <= last) return;
+    this.received.set(key, offset);
+    this.options.onReceived?.(event, Date.now());
+  }
+
+  /** Logs each dead-lettered message and tells `onEvent` what became of every settled one. */
+  private report(topic: string, partition: number, items: Item[], commitMs: number): void {
+    for (const item of items) {
+      if (item.outcome === 'dead-lettered') {
+        const { code, message: reason } = describeError(item.error);
+        const { offset } = item.message;
+        this.options.logger.error({ topic, partition, offset, eventId: item.event?.eventId, code, reason }, 'event dead-lettered');
+      }
+      // An event's time is its own work in the transaction plus the commit it waited for.
+      this.options.onEvent?.(item.event, item.outcome!, (item.ms ?? 0) + commitMs);
+    }
+  }
+
+  private async decode(topic: string, partition: number, message: KafkaMessage): Promise<ConsumedEvent> {
     const eventId = text(message.headers, 'eventId');
     const eventType = text(message.headers, 'eventType');
     if (!eventId || !eventType) {
@@ -196,73 +389,7 @@ export class IdempotentConsumer {
     };
   }
 
-  /** Records the event id and runs the handler in one transaction; a known id means "already done". */
-  private async applyOnce(event: ConsumedEvent, handler: EventHandler): Promise<EventOutcome> {
-    return this.options.db.transaction(async (trx) => {
-      // Inserting the id first takes its row lock: a second instance handling the same event at the same
-      // time waits here, then fails on the committed key instead of applying the event twice. (Not
-      // INSERT … ON DUPLICATE KEY: mysql2 connects with CLIENT_FOUND_ROWS, so affectedRows cannot tell
-      // a duplicate from a new row.)
-      try {
-        await trx('processed_events').insert({
-          consumer_group: this.options.groupId,
-          event_id: event.eventId,
-          event_type: event.eventType,
-        });
-      } catch (error) {
-        if ((error as { errno?: number }).errno === ER_DUP_ENTRY) return 'duplicate';
-        throw error;
-      }
-      await handler(event, trx);
-      return 'applied';
-    });
-  }
-
-  /** Changes the backoff of retries that start from now on (a live setting). */
-  setRetry(retry: { minMs: number; maxMs: number }): void {
-    this.options.retry = { ...retry };
-  }
-
-  private async withRetry<T>(
-    heartbeat: () => Promise<void>,
-    where: { topic: string; partition: number; offset: string },
-    work: () => Promise<T>,
-  ): Promise<T> {
-    // Read per failure, so a backoff changed live applies to the next retried event.
-    const { minMs = 100, maxMs = 10_000 } = this.options.retry ?? {};
-    return pRetry(
-      async () => {
-        try {
-          return await work();
-        } catch (error) {
-          if (!isRetriable(error)) throw new AbortError(error as Error);
-          throw error;
-        }
-      },
-      {
-        forever: true,
-        minTimeout: minMs,
-        maxTimeout: maxMs,
-        factor: 2,
-        randomize: true,
-        signal: this.abort.signal,
-        onFailedAttempt: async (failure) => {
-          const { code, message } = describeError(failure);
-          this.options.logger.warn({ ...where, attempt: failure.attemptNumber, code, reason: message }, 'transient failure, retrying');
-          // Long retries must not cost the partition: keep the group membership alive meanwhile.
-          await heartbeat().catch(() => undefined);
-        },
-      },
-    );
-  }
-
-  private async deadLetter(
-    topic: string,
-    partition: number,
-    message: EachMessagePayload['message'],
-    error: unknown,
-  ): Promise<void> {
-    // p-retry rejects with the original error, not its AbortError wrapper.
+  private async deadLetter(topic: string, partition: number, message: KafkaMessage, error: unknown): Promise<void> {
     const { code, message: reason } = describeError(error);
     await this.dlqProducer.send({
       topic: `${topic}.dlq`,

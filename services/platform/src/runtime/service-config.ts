@@ -66,6 +66,8 @@ export const baseServiceSettings = z.object({
     password: z.string(),
     database: z.string().min(1),
     poolMax: z.coerce.number().int().positive(),
+    /** How long a statement waits for a row lock before it fails (and its event is retried later). */
+    lockWaitTimeoutSeconds: z.coerce.number().int().min(1).max(3600),
   }),
   kafka: z.object({
     brokers: z.union([z.string(), z.array(z.string())]).transform((v) =>
@@ -73,6 +75,8 @@ export const baseServiceSettings = z.object({
     ),
     groupId: z.string().min(1),
     partitionsConsumedConcurrently: z.coerce.number().int().positive(),
+    /** The most events of one partition applied in one database transaction. */
+    maxBatchEvents: z.coerce.number().int().min(1).max(1000),
     /**
      * How long an event id is remembered for deduplication. It must outlive the topics' retention
      * (168 h), or a redelivered event older than the record would be applied again.

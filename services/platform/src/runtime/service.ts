@@ -115,6 +115,7 @@ export async function startService<Extra extends object = object, Settings exten
     groupId: settings.kafka.groupId,
     topics: definition.topics,
     partitionsConsumedConcurrently: settings.kafka.partitionsConsumedConcurrently,
+    maxBatchEvents: settings.kafka.maxBatchEvents,
     retry: settings.kafka.retry,
     handlers: definition.handlers(context),
     onEvent: (event, outcome, durationMs) => {

@@ -31,6 +31,8 @@ const closedGates = new Set<string>();
 const readOnlyFailures = new Map<string, number>();
 const attempts = new Map<string, number>();
 const outcomes = new Map<string, EventOutcome[]>();
+/** When this member joined the group: a join after the first means it was evicted or rebalanced. */
+const joins: number[] = [];
 
 const setup = async () => {
   const consumerDb = await serviceDatabase('product');
@@ -49,6 +51,8 @@ const setup = async () => {
     groupId,
     topics: [topic],
     retry: { minMs: 50, maxMs: 500 },
+    // Short, so the test below outlasts it: a member that stopped heartbeating would be evicted.
+    sessionTimeoutMs: 8000,
     handlers: {
       ProbeRecorded: async (event, trx) => {
         const probe = event.payload as Probe;
@@ -74,6 +78,7 @@ const setup = async () => {
       outcomes.set(event.eventId, [...(outcomes.get(event.eventId) ?? []), outcome]);
     },
   });
+  consumer.kafkaConsumer.on(consumer.kafkaConsumer.events.GROUP_JOIN, () => joins.push(Date.now()));
   await consumer.start();
   return { consumerDb, publisherDb, writer, consumer };
 };
@@ -170,7 +175,36 @@ test('a transient failure is retried on the same message without committing its 
 
   closedGates.delete(probeId);
   await eventually(() => applied(probeId), (n) => n === 1);
-  t.deepEqual(outcomes.get(eventId), ['applied']);
+  const seen = outcomes.get(eventId) ?? [];
+  t.deepEqual(seen.filter((o) => o !== 'retried'), ['applied']);
+  t.true(seen.filter((o) => o === 'retried').length >= 3, 'each failed attempt is counted as retried');
+});
+
+test.serial('a partition in retry for longer than the session timeout holds up neither the other partitions nor the membership', async (t) => {
+  await eventually(() => joins.length, (n) => n >= 1);
+  const joined = joins.length;
+  const stuck = randomUUID();
+  closedGates.add(stuck);
+  const stuckRecord = await collectEvent(topic, await publish(stuck));
+  const gateClosedAt = Date.now();
+
+  // Others, until some land on each of the other partitions (Connect partitions by the key's murmur2).
+  const others: { probeId: string; partition: number }[] = [];
+  while (new Set(others.filter((o) => o.partition !== stuckRecord.partition).map((o) => o.partition)).size < 2) {
+    const probeId = randomUUID();
+    others.push({ probeId, partition: (await collectEvent(topic, await publish(probeId))).partition });
+  }
+  const elsewhere = others.filter((o) => o.partition !== stuckRecord.partition);
+  for (const { probeId } of elsewhere) await eventually(() => applied(probeId), (n) => n === 1, 20_000);
+  t.is(await applied(stuck), 0, 'the stuck one is still failing');
+
+  // Keep it failing past the 8 s session timeout, then let it through.
+  await eventually(() => Date.now() - gateClosedAt, (ms) => ms > 12_000, 20_000);
+  t.is(await applied(stuck), 0);
+  closedGates.delete(stuck);
+  await eventually(() => applied(stuck), (n) => n === 1);
+  for (const { probeId } of others) await eventually(() => applied(probeId), (n) => n === 1);
+  t.is(joins.length, joined, 'the member was never evicted, so it never joined again');
 });
 
 test('an error not known to be permanent (a read-only server during a failover) is retried, never dead-lettered', async (t) => {
@@ -178,7 +212,7 @@ test('an error not known to be permanent (a read-only server during a failover) 
   readOnlyFailures.set(probeId, 2);
   const eventId = await publish(probeId);
   await eventually(() => applied(probeId), (n) => n === 1);
-  t.deepEqual(outcomes.get(eventId), ['applied']);
+  t.deepEqual(outcomes.get(eventId), ['retried', 'retried', 'applied']);
   t.is(attempts.get(probeId), 3, 'two read-only failures, then applied');
 });
 

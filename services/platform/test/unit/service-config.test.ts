@@ -4,11 +4,12 @@ import { baseServiceSettings } from '../../src/index.js';
 const valid = {
   service: { name: 'order', instanceId: 'order-1' },
   http: { host: '127.0.0.1', port: 3001 },
-  db: { host: '127.0.0.1', port: 3307, user: 'order_svc', password: 'x', database: 'order_db', poolMax: 10 },
+  db: { host: '127.0.0.1', port: 3307, user: 'order_svc', password: 'x', database: 'order_db', poolMax: 10, lockWaitTimeoutSeconds: 3 },
   kafka: {
     brokers: '127.0.0.1:9092, 127.0.0.2:9092',
     groupId: 'order-service',
     partitionsConsumedConcurrently: 3,
+    maxBatchEvents: 100,
     dedupeRetentionHours: 192,
     retry: { minMs: 100, maxMs: 10_000 },
   },
