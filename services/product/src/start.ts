@@ -9,6 +9,7 @@ import {
   type RunningService,
 } from '@cdc-outbox-saga/platform';
 import { productMigrations } from './data/migrations.js';
+import { onOrderCancelled } from './events/order-cancelled.js';
 import { onOrderCreated } from './events/order-created.js';
 import { onPointsDeductionFailed } from './events/points-deduction-failed.js';
 import { productRoutes } from './http/product-routes.js';
@@ -17,7 +18,10 @@ export function loadSettings(): Promise<BaseServiceSettings> {
   return loadServiceConfig(packagePath(import.meta.url, 'config'), baseServiceSettings);
 }
 
-/** The product service: saga step 2 (reserve stock) and compensation C2 (restock). */
+/**
+ * The product service: saga step 2 (reserve stock), compensation C2 (restock), and the end of an order
+ * (OrderCancelled: stock held for it goes back, none is taken for it later).
+ */
 export function start(settings: BaseServiceSettings): Promise<RunningService> {
   return startService({
     settings,
@@ -28,6 +32,7 @@ export function start(settings: BaseServiceSettings): Promise<RunningService> {
     topics: [Topics.order, Topics.user],
     handlers: (context) => ({
       OrderCreated: onOrderCreated(context),
+      OrderCancelled: onOrderCancelled(context),
       PointsDeductionFailed: onPointsDeductionFailed(context),
     }),
     routes: productRoutes,

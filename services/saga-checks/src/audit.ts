@@ -14,7 +14,15 @@ export interface AuditScope {
   userIds?: string[];
   /** A saga still PENDING this long after it started is reported as stuck. */
   pendingGraceSeconds?: number;
+  /**
+   * The order service's `saga.deadlineSeconds`: a saga PENDING for longer (plus `DEADLINE_SLACK_SECONDS`
+   * for the sweep to come round) was not ended by its deadline, which is reported whatever the grace.
+   */
+  deadlineSeconds?: number;
 }
+
+/** How long past its deadline a saga may still be PENDING: the sweep runs every few seconds. */
+export const DEADLINE_SLACK_SECONDS = 10;
 
 interface Saga {
   order_id: string;
@@ -33,10 +41,15 @@ const group = <T, K>(rows: T[], key: (row: T) => K) => {
 };
 
 /**
- * Reads the three databases and reports every way they disagree with the saga's outcomes:
- * - a COMPLETED order without its order row, payment, reservation and point deduction, all for its amount;
- * - a CANCELLED order with rows left (order, lines, payment), stock still reserved or points deducted;
- * - a saga PENDING for longer than the grace period (nothing should be in flight on a quiet system);
+ * Reads the three databases and reports every way they disagree with the saga's outcomes. The product and
+ * user services keep one row per order for each decision (reservations: RESERVED, RELEASED, REFUSED,
+ * CANCELLED; point_deductions: DEDUCTED, REFUSED, REFUNDED, CANCELLED); only RESERVED holds stock and only
+ * DEDUCTED holds points.
+ * - a COMPLETED order without its order row, payment, RESERVED reservation and DEDUCTED points, all for its amount;
+ * - a CANCELLED order with rows left (order, lines, payment), stock still reserved or points still deducted;
+ * - a saga PENDING for longer than the grace period (nothing should be in flight on a quiet system), or
+ *   past its deadline (the order service should have cancelled it);
+ * - a refusal or cancellation row that holds reservation lines;
  * - a product whose stock moved (received - current) differs from its completed and in-flight quantities;
  * - a user whose points moved (granted - current) differ from their completed and in-flight amounts.
  */
@@ -44,6 +57,7 @@ export async function audit(dbs: SagaDatabases, scope: AuditScope = {}): Promise
   const findings: Finding[] = [];
   const report = (check: string, subject: string, message: string) => findings.push({ check, subject, message });
   const grace = (scope.pendingGraceSeconds ?? 30) * 1000;
+  const deadline = scope.deadlineSeconds === undefined ? undefined : (scope.deadlineSeconds + DEADLINE_SLACK_SECONDS) * 1000;
 
   const [sagas, orders, payments, lines, reservations, reservationLines, deductions, products, users] = await Promise.all([
     dbs.order('sagas').select<Saga[]>('order_id', 'user_id', 'status', 'amount', 'items', 'created_at'),
@@ -52,7 +66,7 @@ export async function audit(dbs: SagaDatabases, scope: AuditScope = {}): Promise
     dbs.order('order_lines').select('order_id', 'product_id', 'quantity'),
     dbs.product('reservations').select('order_id', 'status', 'amount'),
     dbs.product('reservation_lines').select('order_id', 'product_id', 'quantity'),
-    dbs.user('point_deductions').select('order_id', 'user_id', 'amount'),
+    dbs.user('point_deductions').select('order_id', 'user_id', 'amount', 'status'),
     dbs.product('products').select('id', 'stock', 'stock_received'),
     dbs.user('users').select('id', 'points', 'points_granted'),
   ]);
@@ -78,7 +92,9 @@ export async function audit(dbs: SagaDatabases, scope: AuditScope = {}): Promise
       if (order?.status !== 'COMPLETED' || num(order.amount) !== amount) report('completed-order', id, `order row ${JSON.stringify(order)}`);
       if (payment?.status !== 'COMPLETED' || num(payment.amount) !== amount) report('completed-payment', id, `payment ${JSON.stringify(payment)}`);
       if (reservation?.status !== 'RESERVED' || num(reservation.amount) !== amount) report('completed-stock', id, `reservation ${JSON.stringify(reservation)}`);
-      if (num(deduction?.amount) !== amount) report('completed-points', id, `deduction ${JSON.stringify(deduction)} for amount ${amount}`);
+      if (deduction?.status !== 'DEDUCTED' || num(deduction.amount) !== amount) {
+        report('completed-points', id, `deduction ${JSON.stringify(deduction)} for amount ${amount}`);
+      }
       const wanted = (JSON.parse(saga.items) as Array<{ productId: string; quantity: number }>)
         .map((i) => `${i.productId}:${i.quantity}`)
         .sort();
@@ -86,10 +102,21 @@ export async function audit(dbs: SagaDatabases, scope: AuditScope = {}): Promise
       if (wanted.join() !== reserved.join()) report('completed-lines', id, `ordered ${wanted} but reserved ${reserved}`);
     } else if (saga.status === 'CANCELLED') {
       if (order || payment || lineRows.has(id)) report('cancelled-leftovers', id, 'order, lines or payment rows left behind');
-      if (reservation && reservation.status !== 'RELEASED') report('cancelled-stock', id, 'stock still reserved');
-      if (deduction) report('cancelled-points', id, `points still deducted: ${deduction.amount}`);
-    } else if (Date.now() - saga.created_at.getTime() > grace) {
-      report('stuck-pending', id, `PENDING since ${saga.created_at.toISOString()}`);
+      if (reservation?.status === 'RESERVED') report('cancelled-stock', id, 'stock still reserved');
+      if (deduction?.status === 'DEDUCTED') report('cancelled-points', id, `points still deducted: ${deduction.amount}`);
+    } else {
+      const age = Date.now() - saga.created_at.getTime();
+      if (deadline !== undefined && age > deadline) {
+        report('past-deadline', id, `PENDING since ${saga.created_at.toISOString()}, past the ${scope.deadlineSeconds} s deadline`);
+      } else if (age > grace) {
+        report('stuck-pending', id, `PENDING since ${saga.created_at.toISOString()}`);
+      }
+    }
+  }
+  for (const reservation of reservations) {
+    const id = reservation.order_id as string;
+    if ((!inScope || inScope.has(id)) && ['REFUSED', 'CANCELLED'].includes(reservation.status as string) && reservedLines.has(id)) {
+      report('refusal-with-lines', id, `a ${reservation.status} reservation holds lines`);
     }
   }
   for (const [id] of orderRows) {
@@ -128,12 +155,13 @@ export async function audit(dbs: SagaDatabases, scope: AuditScope = {}): Promise
   const userScope = scope.userIds ? new Set(scope.userIds) : undefined;
   const deductedByUser = new Map<string, number>();
   for (const deduction of deductions) {
+    if (deduction.status !== 'DEDUCTED') continue;
     if (!live(deduction.order_id as string)) report('orphan-deduction', deduction.order_id as string, 'points deducted for an order that is not live');
     deductedByUser.set(deduction.user_id as string, (deductedByUser.get(deduction.user_id as string) ?? 0) + Number(deduction.amount));
   }
   const paidByUser = new Map<string, number>();
   for (const saga of sagas) {
-    const paid = saga.status === 'COMPLETED' || (saga.status === 'PENDING' && deductionRows.has(saga.order_id));
+    const paid = saga.status === 'COMPLETED' || (saga.status === 'PENDING' && deductionRows.get(saga.order_id)?.status === 'DEDUCTED');
     if (paid) paidByUser.set(saga.user_id, (paidByUser.get(saga.user_id) ?? 0) + (num(saga.amount) ?? num(deductionRows.get(saga.order_id)?.amount) ?? 0));
   }
   for (const user of users) {

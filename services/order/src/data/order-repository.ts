@@ -105,7 +105,7 @@ export async function markCompleted(trx: Knex.Transaction, orderId: string, amou
   await trx('sagas').where({ order_id: orderId }).update({ status: 'COMPLETED', amount, updated_at: now, finished_at: now });
 }
 
-/** C1 / C3: the order, its lines and its payment are deleted; the saga record keeps the outcome. */
+/** C1 / C3 / the deadline: the order, its lines and its payment are deleted; the saga record keeps the outcome. */
 export async function deleteOrderAndRecordCancellation(
   trx: Knex.Transaction,
   orderId: string,
@@ -117,4 +117,44 @@ export async function deleteOrderAndRecordCancellation(
   await trx('orders').where({ id: orderId }).delete();
   const now = trx.fn.now(6);
   await trx('sagas').where({ order_id: orderId }).update({ status: 'CANCELLED', reason, amount, updated_at: now, finished_at: now });
+}
+
+/** A PENDING saga past its deadline, locked by the sweep that found it. */
+export interface ExpiredSaga {
+  orderId: string;
+  userId: string;
+  /** By the database's clock, which also wrote `created_at`. */
+  ageSeconds: number;
+}
+
+/**
+ * Up to `limit` PENDING sagas created more than `deadlineSeconds` ago, oldest first, locked. Rows another
+ * transaction holds (a step finishing that saga right now, another instance's sweep) are skipped, not
+ * waited for: that transaction decides them, and the status check of whoever comes next sees its outcome.
+ * The database's clock decides, as it wrote `created_at`: every instance agrees whatever its own clock says.
+ */
+export async function lockExpiredSagas(trx: Knex.Transaction, deadlineSeconds: number, limit: number): Promise<ExpiredSaga[]> {
+  const rows = (await trx('sagas')
+    .where({ status: 'PENDING' })
+    .where('created_at', '<', trx.raw('NOW(6) - INTERVAL ? SECOND', [deadlineSeconds]))
+    .orderBy('created_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .select('order_id', 'user_id', trx.raw('TIMESTAMPDIFF(MICROSECOND, created_at, NOW(6)) AS age_us'))) as Array<{
+    order_id: string;
+    user_id: string;
+    age_us: string | number;
+  }>;
+  return rows.map((row) => ({ orderId: row.order_id, userId: row.user_id, ageSeconds: Number(row.age_us) / 1e6 }));
+}
+
+/** How many sagas are PENDING and how old the oldest is (0 when none), in one read. */
+export async function pendingSummary(db: Knex): Promise<{ count: number; oldestAgeSeconds: number }> {
+  const row = (await db('sagas')
+    .where({ status: 'PENDING' })
+    .first(db.raw('COUNT(*) AS pending'), db.raw('TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(6)) AS oldest_us'))) as
+    | { pending: string | number; oldest_us: string | number | null }
+    | undefined;
+  return { count: Number(row?.pending ?? 0), oldestAgeSeconds: Number(row?.oldest_us ?? 0) / 1e6 };
 }

@@ -29,7 +29,11 @@ export async function completeOrder(
   return saga.createdAt;
 }
 
-/** C1 / C3: delete order, lines and payment, record CANCELLED with the reason, publish OrderCancelled. */
+/**
+ * C1 / C3, and the deadline (SAGA_TIMEOUT): delete order, lines and payment, record CANCELLED with the reason,
+ * publish OrderCancelled. Returns the saga's start time when it was PENDING, or undefined when it had ended
+ * already: a late event of an ended saga changes nothing.
+ */
 export async function cancelOrder(
   trx: Knex.Transaction,
   outbox: OutboxWriter,

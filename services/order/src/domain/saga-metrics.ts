@@ -1,10 +1,16 @@
 import type { ServiceMetrics } from '@cdc-outbox-saga/platform';
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 
-/** Saga outcomes and end-to-end saga latency (order created to completed/cancelled). */
+/** Saga outcomes, end-to-end saga latency (order created to completed/cancelled), and the sagas in flight. */
 export class SagaMetrics {
   readonly outcomes: Counter<'status' | 'reason'>;
   readonly duration: Histogram<'status'>;
+  /**
+   * Read from the database by each instance's deadline sweep, so every order instance reports the same
+   * database-wide values: aggregate with max(), not sum().
+   */
+  readonly pending: Gauge;
+  readonly oldestPendingAge: Gauge;
 
   constructor(metrics: ServiceMetrics) {
     this.outcomes = new Counter({
@@ -20,10 +26,26 @@ export class SagaMetrics {
       buckets: [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10],
       registers: [metrics.registry],
     });
+    this.pending = new Gauge({
+      name: 'saga_pending_orders',
+      help: 'Orders whose saga is PENDING (all instances, from the database; max() across instances)',
+      registers: [metrics.registry],
+    });
+    this.oldestPendingAge = new Gauge({
+      name: 'saga_oldest_pending_age_seconds',
+      help: 'Age of the oldest PENDING saga, 0 when none (from the database; max() across instances)',
+      registers: [metrics.registry],
+    });
   }
 
   record(status: 'COMPLETED' | 'CANCELLED', reason: string, startedAt: Date): void {
     this.outcomes.inc({ status, reason });
     this.duration.observe({ status }, (Date.now() - startedAt.getTime()) / 1000);
+  }
+
+  /** The sagas in flight, as the last sweep counted them. */
+  recordPending(count: number, oldestAgeSeconds: number): void {
+    this.pending.set(count);
+    this.oldestPendingAge.set(oldestAgeSeconds);
   }
 }

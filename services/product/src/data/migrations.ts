@@ -47,4 +47,26 @@ export const productMigrations: Migration[] = [
       await db.schema.dropTable('reservations');
     },
   },
+  {
+    name: '0102_reservation_decisions',
+    async up(db) {
+      // One row per order for every decision, not only for a reservation: REFUSED (nothing taken; the
+      // reason and the first product that failed) and CANCELLED (the order ended before any decision).
+      // A replayed OrderCreated, however old, finds the row and does nothing. Refusals and cancellations
+      // have amount 0 and no lines. New enum values go last, so existing rows keep theirs.
+      await db.schema.alterTable('reservations', (t) => {
+        t.enu('status', ['RESERVED', 'RELEASED', 'REFUSED', 'CANCELLED']).notNullable().alter();
+        t.string('reason', 50).nullable();
+        t.string('product_id', 36).nullable();
+      });
+    },
+    async down(db) {
+      await db('reservations').whereIn('status', ['REFUSED', 'CANCELLED']).delete();
+      await db.schema.alterTable('reservations', (t) => {
+        t.dropColumn('product_id');
+        t.dropColumn('reason');
+        t.enu('status', ['RESERVED', 'RELEASED']).notNullable().alter();
+      });
+    },
+  },
 ];

@@ -13,13 +13,26 @@ export interface ReservationLine {
   unitPrice: number;
 }
 
+/**
+ * What this service decided for an order, one row per order: RESERVED (stock taken), RELEASED (taken,
+ * then put back), REFUSED (nothing taken: `reason`, `productId`), CANCELLED (the order ended before any
+ * decision: nothing will be taken for it).
+ */
+export type ReservationStatus = 'RESERVED' | 'RELEASED' | 'REFUSED' | 'CANCELLED';
+
 export interface Reservation {
   orderId: string;
   userId: string;
+  /** The priced amount of a reservation; 0 for a refusal or a cancellation. */
   amount: number;
-  status: 'RESERVED' | 'RELEASED';
+  status: ReservationStatus;
+  reason: string | null;
+  productId: string | null;
+  /** Empty unless stock was taken. */
   lines: ReservationLine[];
 }
+
+const ER_DUP_ENTRY = 1062;
 
 const toProduct = (row: { id: string; name: string; price: string | number; stock: string | number }): Product => ({
   id: row.id,
@@ -52,14 +65,28 @@ export async function changeStock(trx: Knex.Transaction, productId: string, delt
     .update({ stock: trx.raw('stock + ?', [delta]), updated_at: trx.fn.now(6) });
 }
 
-export async function insertReservation(trx: Knex.Transaction, reservation: Reservation): Promise<void> {
-  const { orderId, userId, amount, status, lines } = reservation;
-  await trx('reservations').insert({ order_id: orderId, user_id: userId, amount, status });
-  await trx('reservation_lines').insert(
-    lines.map((line) => ({ order_id: orderId, product_id: line.productId, quantity: line.quantity, unit_price: line.unitPrice })),
-  );
+/**
+ * Records the decision for an order, with its lines; false, and nothing written, when the order has a
+ * row already. The primary key decides: a row another transaction committed meanwhile (an OrderCancelled
+ * racing this OrderCreated) makes the insert fail as a duplicate, which only undoes this statement.
+ */
+export async function recordReservation(trx: Knex.Transaction, reservation: Reservation): Promise<boolean> {
+  const { orderId, userId, amount, status, reason, productId, lines } = reservation;
+  try {
+    await trx('reservations').insert({ order_id: orderId, user_id: userId, amount, status, reason, product_id: productId });
+  } catch (error) {
+    if ((error as { errno?: number }).errno === ER_DUP_ENTRY) return false;
+    throw error;
+  }
+  if (lines.length > 0) {
+    await trx('reservation_lines').insert(
+      lines.map((line) => ({ order_id: orderId, product_id: line.productId, quantity: line.quantity, unit_price: line.unitPrice })),
+    );
+  }
+  return true;
 }
 
+/** Whether a decision is recorded for the order. A plain read, the cheap answer to a replay; in a race, `recordReservation` decides. */
 export async function hasReservation(trx: Knex.Transaction, orderId: string): Promise<boolean> {
   return (await trx('reservations').where({ order_id: orderId }).first('order_id')) !== undefined;
 }
@@ -74,6 +101,8 @@ export async function lockReservation(trx: Knex.Transaction, orderId: string): P
     userId: row.user_id,
     amount: Number(row.amount),
     status: row.status,
+    reason: row.reason,
+    productId: row.product_id,
     lines: lines.map((line) => ({
       productId: line.product_id,
       quantity: Number(line.quantity),

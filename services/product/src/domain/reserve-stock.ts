@@ -3,9 +3,10 @@ import type { Knex } from 'knex';
 import {
   changeStock,
   hasReservation,
-  insertReservation,
   lockProducts,
+  recordReservation,
   type Product,
+  type Reservation,
   type ReservationLine,
 } from '../data/product-repository.js';
 
@@ -37,22 +38,27 @@ export function decideReservation(
   return { reserved: true, lines, amount: lines.reduce((sum, line) => sum + line.quantity * line.unitPrice, 0) };
 }
 
+/** The row that records a decision: a refusal keeps its reason and takes nothing (amount 0, no lines). */
+export function reservationRecord(order: Pick<OrderCreated, 'orderId' | 'userId'>, decision: ReservationDecision): Reservation {
+  const common = { orderId: order.orderId, userId: order.userId };
+  return decision.reserved
+    ? { ...common, status: 'RESERVED', amount: decision.amount, reason: null, productId: null, lines: decision.lines }
+    : { ...common, status: 'REFUSED', amount: 0, reason: decision.reason, productId: decision.productId, lines: [] };
+}
+
 /**
- * Saga step 2, inside the consumer's transaction: decrease stock for every line, or for none. Returns
- * undefined when this order has a reservation already (nothing to do, nothing to emit).
+ * Saga step 2, inside the consumer's transaction: decrease stock for every line, or for none. The
+ * decision is recorded either way, before any stock moves, so that a replay of this OrderCreated at any
+ * age finds it and does nothing, even if stock came back meanwhile. Returns undefined when the order has
+ * a row already (decided before, or cancelled by its deadline): nothing to do, nothing to emit.
  */
 export async function reserveStock(trx: Knex.Transaction, order: OrderCreated): Promise<ReservationDecision | undefined> {
   const products = await lockProducts(trx, [...new Set(order.items.map((item) => item.productId))]);
   if (await hasReservation(trx, order.orderId)) return undefined;
   const decision = decideReservation(order.items, products);
-  if (!decision.reserved) return decision;
-  for (const line of decision.lines) await changeStock(trx, line.productId, -line.quantity);
-  await insertReservation(trx, {
-    orderId: order.orderId,
-    userId: order.userId,
-    amount: decision.amount,
-    status: 'RESERVED',
-    lines: decision.lines,
-  });
+  if (!(await recordReservation(trx, reservationRecord(order, decision)))) return undefined;
+  if (decision.reserved) {
+    for (const line of decision.lines) await changeStock(trx, line.productId, -line.quantity);
+  }
   return decision;
 }

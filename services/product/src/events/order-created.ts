@@ -7,7 +7,8 @@ export function onOrderCreated({ outbox, logger }: ServiceContext): EventHandler
     const order = event.payload as OrderCreated;
     const decision = await reserveStock(trx, order);
     if (!decision) {
-      logger.warn({ orderId: order.orderId, eventId: event.eventId }, 'stock already reserved for this order');
+      // A replay, or the order ended by its deadline before this event came: the recorded decision stands.
+      logger.warn({ orderId: order.orderId, eventId: event.eventId }, 'a stock decision is recorded for this order already; OrderCreated ignored');
       return;
     }
     const common = { orderId: order.orderId, userId: order.userId, occurredAt: Date.now() };

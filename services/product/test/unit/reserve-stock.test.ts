@@ -1,5 +1,5 @@
 import test from 'ava';
-import { decideReservation } from '../../src/domain/reserve-stock.js';
+import { decideReservation, reservationRecord } from '../../src/domain/reserve-stock.js';
 
 const products = new Map([
   ['p1', { id: 'p1', name: 'Pen', price: 3, stock: 10 }],
@@ -56,4 +56,30 @@ test('lines of the same product are added up before the stock check', (t) => {
     products,
   );
   t.deepEqual(decision, { reserved: false, reason: 'OUT_OF_STOCK', productId: 'p2' });
+});
+
+test('a reservation is recorded with its amount and lines', (t) => {
+  const decision = decideReservation([{ productId: 'p1', quantity: 2 }], products);
+  t.deepEqual(reservationRecord({ orderId: 'o1', userId: 'u1' }, decision), {
+    orderId: 'o1',
+    userId: 'u1',
+    status: 'RESERVED',
+    amount: 6,
+    reason: null,
+    productId: null,
+    lines: [{ productId: 'p1', quantity: 2, unitPrice: 3 }],
+  });
+});
+
+test('a refusal is recorded too, with its reason and product, taking nothing', (t) => {
+  const decision = decideReservation([{ productId: 'p2', quantity: 5 }], products);
+  t.deepEqual(reservationRecord({ orderId: 'o2', userId: 'u1' }, decision), {
+    orderId: 'o2',
+    userId: 'u1',
+    status: 'REFUSED',
+    amount: 0,
+    reason: 'OUT_OF_STOCK',
+    productId: 'p2',
+    lines: [],
+  });
 });

@@ -34,4 +34,26 @@ export const userMigrations: Migration[] = [
       await db.schema.dropTable('point_deductions');
     },
   },
+  {
+    name: '0302_deduction_decisions',
+    async up(db) {
+      // One row per order for every decision, not only for a deduction: REFUSED (nothing taken, with the
+      // reason), REFUNDED (taken, then given back when the order was cancelled) and CANCELLED (the order ended
+      // before any decision). A replayed StockReserved, however old, finds the row and does nothing. Every
+      // existing row is a deduction.
+      await db.schema.alterTable('point_deductions', (t) => {
+        t.enu('status', ['DEDUCTED', 'REFUSED', 'REFUNDED', 'CANCELLED']).notNullable().defaultTo('DEDUCTED');
+        t.string('reason', 50).nullable();
+        t.specificType('updated_at', 'DATETIME(6)').notNullable().defaultTo(db.raw('CURRENT_TIMESTAMP(6)'));
+      });
+    },
+    async down(db) {
+      await db('point_deductions').whereNot('status', 'DEDUCTED').delete();
+      await db.schema.alterTable('point_deductions', (t) => {
+        t.dropColumn('updated_at');
+        t.dropColumn('reason');
+        t.dropColumn('status');
+      });
+    },
+  },
 ];

@@ -6,6 +6,24 @@ export interface User {
   points: number;
 }
 
+/**
+ * What this service decided for an order, one row per order: DEDUCTED (points taken), REFUSED (nothing
+ * taken: `reason`), REFUNDED (taken, then given back when the order was cancelled), CANCELLED (the order
+ * ended before any decision: nothing will be taken for it).
+ */
+export type DeductionStatus = 'DEDUCTED' | 'REFUSED' | 'REFUNDED' | 'CANCELLED';
+
+export interface Deduction {
+  orderId: string;
+  userId: string;
+  /** The order's amount the decision was about; 0 for a cancellation, which never saw one. */
+  amount: number;
+  status: DeductionStatus;
+  reason: string | null;
+}
+
+const ER_DUP_ENTRY = 1062;
+
 const toUser = (row: { id: string; name: string; points: string | number }): User => ({
   id: row.id,
   name: row.name,
@@ -26,11 +44,40 @@ export async function lockUser(trx: Knex.Transaction, id: string): Promise<User 
   return row ? toUser(row) : undefined;
 }
 
+/** Whether a decision is recorded for the order. A plain read, the cheap answer to a replay; in a race, `recordDeduction` decides. */
 export async function hasDeduction(trx: Knex.Transaction, orderId: string): Promise<boolean> {
   return (await trx('point_deductions').where({ order_id: orderId }).first('order_id')) !== undefined;
 }
 
-export async function deductPoints(trx: Knex.Transaction, userId: string, orderId: string, amount: number): Promise<void> {
-  await trx('users').where({ id: userId }).update({ points: trx.raw('points - ?', [amount]), updated_at: trx.fn.now(6) });
-  await trx('point_deductions').insert({ order_id: orderId, user_id: userId, amount });
+/**
+ * Records the decision for an order; false, and nothing written, when the order has a row already. The
+ * primary key decides: a row another transaction committed meanwhile makes the insert fail as a
+ * duplicate, which only undoes this statement.
+ */
+export async function recordDeduction(trx: Knex.Transaction, deduction: Deduction): Promise<boolean> {
+  const { orderId, userId, amount, status, reason } = deduction;
+  try {
+    await trx('point_deductions').insert({ order_id: orderId, user_id: userId, amount, status, reason });
+    return true;
+  } catch (error) {
+    if ((error as { errno?: number }).errno === ER_DUP_ENTRY) return false;
+    throw error;
+  }
+}
+
+/** The decision recorded for an order, locked for update. */
+export async function lockDeduction(trx: Knex.Transaction, orderId: string): Promise<Deduction | undefined> {
+  const row = await trx('point_deductions').where({ order_id: orderId }).forUpdate().first('order_id', 'user_id', 'amount', 'status', 'reason');
+  return row
+    ? { orderId: row.order_id, userId: row.user_id, amount: Number(row.amount), status: row.status as DeductionStatus, reason: row.reason }
+    : undefined;
+}
+
+/** Adds `delta` points (negative to take them). */
+export async function changePoints(trx: Knex.Transaction, userId: string, delta: number): Promise<void> {
+  await trx('users').where({ id: userId }).update({ points: trx.raw('points + ?', [delta]), updated_at: trx.fn.now(6) });
+}
+
+export async function markRefunded(trx: Knex.Transaction, orderId: string): Promise<void> {
+  await trx('point_deductions').where({ order_id: orderId }).update({ status: 'REFUNDED', updated_at: trx.fn.now(6) });
 }

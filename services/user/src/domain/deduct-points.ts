@@ -1,6 +1,15 @@
-import { Reasons, type Reason, type StockReserved } from '@cdc-outbox-saga/platform';
+import { Reasons, type OrderCancelled, type Reason, type StockReserved } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
-import { deductPoints as applyDeduction, hasDeduction, lockUser, type User } from '../data/user-repository.js';
+import {
+  changePoints,
+  hasDeduction,
+  lockDeduction,
+  lockUser,
+  markRefunded,
+  recordDeduction,
+  type Deduction,
+  type User,
+} from '../data/user-repository.js';
 
 export type DeductionDecision = { deducted: true } | { deducted: false; reason: Reason };
 
@@ -11,14 +20,46 @@ export function decideDeduction(user: User | undefined, amount: number): Deducti
   return { deducted: true };
 }
 
+/** The row that records a decision: a refusal keeps its reason and the amount it refused. */
+export function deductionRecord(stock: Pick<StockReserved, 'orderId' | 'userId' | 'amount'>, decision: DeductionDecision): Deduction {
+  const common = { orderId: stock.orderId, userId: stock.userId, amount: stock.amount };
+  return decision.deducted ? { ...common, status: 'DEDUCTED', reason: null } : { ...common, status: 'REFUSED', reason: decision.reason };
+}
+
 /**
- * Saga step 3, inside the consumer's transaction. Returns undefined when this order's amount was
- * deducted already (nothing to do, nothing to emit).
+ * Saga step 3, inside the consumer's transaction. The decision is recorded either way, before any points
+ * move, so that a replay of this StockReserved at any age finds it and does nothing, even if the user has
+ * points enough now. Returns undefined when the order has a row already (decided before, or cancelled by
+ * its deadline): nothing to do, nothing to emit.
  */
 export async function deductPoints(trx: Knex.Transaction, stock: StockReserved): Promise<DeductionDecision | undefined> {
   const user = await lockUser(trx, stock.userId);
   if (await hasDeduction(trx, stock.orderId)) return undefined;
   const decision = decideDeduction(user, stock.amount);
-  if (decision.deducted) await applyDeduction(trx, stock.userId, stock.orderId, stock.amount);
+  if (!(await recordDeduction(trx, deductionRecord(stock, decision)))) return undefined;
+  if (decision.deducted) await changePoints(trx, stock.userId, -stock.amount);
   return decision;
+}
+
+export type OrderEnd = 'cancelled-before-decision' | 'refunded' | 'nothing-held';
+
+/**
+ * The order ended (OrderCancelled, whatever the reason): points taken for it go back, and none will be
+ * taken for it later, whichever of OrderCancelled and a late StockReserved comes first.
+ * - no row yet: a CANCELLED row is recorded, and a late StockReserved then finds it and takes nothing;
+ * - DEDUCTED (the order ended by its deadline after the deduction): the points go back, REFUNDED;
+ * - REFUSED, REFUNDED, CANCELLED: nothing is held (C1 and C3 cancellations always end here).
+ * The user's row is locked first, as StockReserved does, so the two queue on it. The CANCELLED row is
+ * inserted first, not looked for: a look for a missing row would lock the gap around it, and every
+ * deduction inserted into that gap meanwhile would wait.
+ */
+export async function endOrder(trx: Knex.Transaction, order: OrderCancelled): Promise<OrderEnd> {
+  await lockUser(trx, order.userId);
+  const cancelled: Deduction = { orderId: order.orderId, userId: order.userId, amount: 0, status: 'CANCELLED', reason: order.reason };
+  if (await recordDeduction(trx, cancelled)) return 'cancelled-before-decision';
+  const deduction = await lockDeduction(trx, order.orderId);
+  if (deduction?.status !== 'DEDUCTED') return 'nothing-held';
+  await changePoints(trx, deduction.userId, deduction.amount);
+  await markRefunded(trx, order.orderId);
+  return 'refunded';
 }

@@ -7,7 +7,8 @@ export function onStockReserved({ outbox, logger }: ServiceContext): EventHandle
     const stock = event.payload as StockReserved;
     const decision = await deductPoints(trx, stock);
     if (!decision) {
-      logger.warn({ orderId: stock.orderId, eventId: event.eventId }, 'points already deducted for this order');
+      // A replay, or the order ended by its deadline before this event came: the recorded decision stands.
+      logger.warn({ orderId: stock.orderId, eventId: event.eventId }, 'a points decision is recorded for this order already; StockReserved ignored');
       return;
     }
     const common = { orderId: stock.orderId, userId: stock.userId, amount: stock.amount, occurredAt: Date.now() };
