@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { Partitioners, type Kafka } from 'kafkajs';
+import {
+  coordinatesText,
+  foldDlq,
+  isDlqTopic,
+  markerMessage,
+  UsageError,
+  type Coordinates,
+  type DlqEntry,
+  type DlqRecord,
+  type RedrivePlan,
+} from './dlq.js';
+
+/** The DLQ topics there are (`*.dlq`), or the ones asked for, which must exist. */
+export async function dlqTopics(kafka: Kafka, wanted: string[] = []): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    if (wanted.length === 0) return [...existing].filter(isDlqTopic).sort();
+    const missing = wanted.filter((topic) => !existing.has(topic));
+    if (missing.length > 0) throw new UsageError(`no such topic: ${missing.join(', ')}`);
+    return [...new Set(wanted)].sort();
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Every record of `topics`, from the beginning of each partition to its high watermark when the read began,
+ * and not one further. Read by a consumer of a group of its own (random id, no offsets committed, deleted
+ * afterwards): kafkajs has no group-less fetch, and no service's committed position is touched.
+ */
+export async function readTopics(kafka: Kafka, topics: string[], timeoutMs = 60_000): Promise<DlqRecord[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    // partition -> the offset after the last record to read
+    const ends = new Map<string, bigint>();
+    for (const topic of topics) {
+      for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
+        if (BigInt(high) > BigInt(low)) ends.set(`${topic}:${partition}`, BigInt(high));
+      }
+    }
+    if (ends.size === 0) return [];
+    const withData = topics.filter((topic) => [...ends.keys()].some((key) => key.startsWith(`${topic}:`)));
+    const groupId = `dlq-cli-${randomUUID()}`;
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
+    const records: DlqRecord[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: withData, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const left = [...ends].map(([key, end]) => `${key} (to offset ${end - 1n})`).join(', ');
+          reject(new Error(`reading the DLQ topics did not reach their ends within ${timeoutMs / 1000} s: ${left}`));
+        }, timeoutMs);
+        const finish = (error?: Error) => {
+          clearTimeout(timer);
+          if (error) reject(error);
+          else resolve();
+        };
+        // A crash kafkajs restarts from by itself (a retriable error) is waited out; the timer bounds it.
+        consumer.on(consumer.events.CRASH, ({ payload }) => {
+          if (!payload.restart) finish(payload.error);
+        });
+        consumer
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ topic, partition, message }) => {
+              const key = `${topic}:${partition}`;
+              const end = ends.get(key);
+              if (end === undefined) return; // read to its end already, or empty when the read began
+              const offset = BigInt(message.offset);
+              if (offset < end) {
+                records.push({
+                  topic,
+                  partition,
+                  offset: message.offset,
+                  key: message.key,
+                  value: message.value,
+                  headers: message.headers ?? {},
+                  timestamp: message.timestamp,
+                });
+              }
+              if (offset + 1n >= end) {
+                ends.delete(key);
+                if (ends.size === 0) finish();
+              }
+            },
+          })
+          .catch((error: Error) => finish(error));
+      });
+    } finally {
+      await consumer.disconnect();
+      // It never committed anything; this only tidies the broker's group list.
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+    }
+    return records;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The dead-lettered messages of `topics`, with their re-drives. */
+export async function readDlq(kafka: Kafka, topics: string[]): Promise<DlqEntry[]> {
+  return foldDlq(await readTopics(kafka, topics));
+}
+
+export interface RedriveResult {
+  /** The DLQ records this produce re-drove. */
+  from: string[];
+  eventType: string | null;
+  eventId: string | null;
+  key: string | null;
+  /** Where the copy landed: `<topic>:<partition>:<offset>`. */
+  to: string;
+  /** The partition the original was on, for comparison: they differ only if the topic's partition count changed. */
+  originalPartition: number | null;
+}
+
+/**
+ * Carries out a plan, one step after the other, in the plan's order: the copy to the original topic with an
+ * idempotent producer and acks from all replicas, then, once that is acknowledged, a marker per re-driven DLQ
+ * record. A crash between the two leaves the message re-driven but unmarked: a later run re-drives it once
+ * more, which the consumers' dedupe makes harmless.
+ */
+export async function redrive(
+  kafka: Kafka,
+  plan: RedrivePlan,
+  now: () => Date = () => new Date(),
+  onStep: (result: RedriveResult) => void = () => undefined,
+): Promise<RedriveResult[]> {
+  if (plan.steps.length === 0) return [];
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    // Murmur2, as Java clients and so Connect: a keyed message lands on the partition of that order's events.
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  const results: RedriveResult[] = [];
+  try {
+    for (const step of plan.steps) {
+      const [metadata] = await producer.send({ topic: step.topic, acks: -1, messages: [step.message] });
+      const offset = metadata?.baseOffset ?? metadata?.offset;
+      if (!metadata || offset === undefined) throw new Error(`producing to ${step.topic} returned no offset`);
+      const to: Coordinates = { topic: step.topic, partition: metadata.partition, offset };
+      const at = now();
+      for (const entry of step.entries) {
+        await producer.send({ topic: entry.topic, acks: -1, messages: [markerMessage(entry, to, at)] });
+      }
+      const [first] = step.entries as [DlqEntry, ...DlqEntry[]];
+      const result: RedriveResult = {
+        from: step.entries.map((entry) => entry.id),
+        eventType: first.eventType,
+        eventId: first.eventId,
+        key: first.key,
+        to: coordinatesText(to),
+        originalPartition: first.original.partition,
+      };
+      results.push(result);
+      onStep(result);
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return results;
+}
