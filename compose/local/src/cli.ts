@@ -1,17 +1,21 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { connectUrl } from './components/connect.js';
+import { connectorFiles } from './connectors.js';
 import { mintToken } from './dev-token.js';
-import { components, down, downAll, restart, up, urls } from './stack.js';
-import { logTail, recordedPid } from './processes.js';
+import { components, down, downAll, restart, up, urls, type Session } from './stack.js';
+import { markedStopped, recordedPid } from './processes.js';
+import { connectorKey, readRestarts, type RestartRecord } from './restarts.js';
 import { settings, stackEnvironment } from './settings.js';
+import { Supervisor } from './supervisor.js';
 
 const usage = `usage: cli.js <command>
   up                 start (or reuse) the stack, print the URLs, stay in the foreground until Ctrl-C
   run-tests -- CMD   start (or reuse) the stack, run CMD with the stack's endpoints in its environment,
                      stop what was started, exit with CMD's status
   stop               stop every component the stack started (also those of another terminal)
-  status             show which components answer
+  status             show which components answer, and what the supervisor restarted
   restart NAME       restart one component (${components.map((c) => c.name).join(', ')})
   reset              stop everything and delete the state folder (${settings.stateDir}); fetched artifacts stay
                      in the Maven repository, so the next start does not download them again
@@ -40,6 +44,21 @@ function onSignals(handler: (signal: NodeJS.Signals) => void): void {
 // A closed terminal or pipe (`npm start | tee log` and Ctrl-C) must not abort a stop half-way.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
+/**
+ * Watches what a session started and restarts it when it dies (its connectors too, if it started
+ * Connect); a session that only reused a running stack leaves that to the terminal that started it.
+ */
+function supervise(session: Session): Supervisor | undefined {
+  if (session.started.length === 0) return undefined;
+  const supervisor = new Supervisor({
+    owner: session.owner,
+    components: components.filter((component) => session.started.includes(component.name)),
+    connectUrl: session.started.includes('connect') ? connectUrl : undefined,
+  });
+  supervisor.start();
+  return supervisor;
+}
+
 async function commandUp(): Promise<void> {
   const session = await up();
   const { started } = session;
@@ -50,23 +69,13 @@ async function commandUp(): Promise<void> {
     console.log('\nEverything was already running; this terminal started nothing, so there is nothing to stop here.');
     return;
   }
-  console.log(`\nCtrl-C stops what this command started (${started.join(', ')}).`);
+  console.log(`\nCtrl-C stops what this command started (${started.join(', ')}); until then, any of them that dies is restarted.`);
+  // The supervisor's timers keep the process (and so the terminal) attached until Ctrl-C.
+  const supervisor = supervise(session)!;
   await new Promise<void>((resolve) => {
-    // Keeps the process (and so the terminal) attached, and says so when a component dies on its own.
-    // A component being restarted (by a test, or `npm run stack -- restart`) is briefly without a pid:
-    // only one missing for three checks in a row has really gone.
-    const misses = new Map<string, number>();
-    const watchdog = setInterval(() => {
-      for (const name of started) {
-        const missed = recordedPid(name) === undefined ? (misses.get(name) ?? 0) + 1 : 0;
-        misses.set(name, missed);
-        if (missed === 3) console.error(`\n✗ ${name} exited; last lines of its log:\n${logTail(name)}`);
-      }
-    }, 5000);
     onSignals(() => {
-      clearInterval(watchdog);
       console.log('\nstopping…');
-      void down(session).then(resolve);
+      void supervisor.stop().then(() => down(session)).then(resolve);
     });
   });
 }
@@ -74,10 +83,13 @@ async function commandUp(): Promise<void> {
 async function commandRunTests(command: string[]): Promise<number> {
   if (command.length === 0) throw new Error('run-tests needs a command after --');
   const session = await up();
+  // The tests kill components on purpose (test/faults) and expect them back with no hand restart.
+  const supervisor = supervise(session);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    await supervisor?.stop();
     await down(session);
   };
   const [program, ...args] = command as [string, ...string[]];
@@ -89,6 +101,30 @@ async function commandRunTests(command: string[]): Promise<number> {
   });
   await stop();
   return code;
+}
+
+/** "restarts 2, last failure 2025-06-01T12:03:04Z exited (signal SIGKILL)", "GAVE UP after 5 restarts, …", or nothing. */
+function restartSummary(record: RestartRecord | undefined): string {
+  if (record === undefined || (record.restarts === 0 && record.lastCause === undefined)) return '';
+  const count = record.gaveUp ? `GAVE UP after ${record.restarts} restarts, left down` : `restarts ${record.restarts}`;
+  const last = record.lastFailureAt ? `, last failure ${record.lastFailureAt.replace(/\.\d+Z$/, 'Z')} ${record.lastCause}` : '';
+  return count + last;
+}
+
+async function printStatus(): Promise<void> {
+  for (const component of components) {
+    const ready = await component.isReady();
+    const pid = recordedPid(component.name);
+    const started = pid ? `pid ${pid}` : markedStopped(component.name) ? '(stopped on purpose)' : '(not started by the stack)';
+    console.log(`${component.name.padEnd(9)} ${ready ? 'up  ' : 'down'} ${started}  ${component.url}`);
+    const restarts = restartSummary(readRestarts(component.name));
+    if (restarts) console.log(`${''.padEnd(15)}${restarts}`);
+    if (component.name !== 'connect') continue;
+    for (const { name } of connectorFiles()) {
+      const summary = restartSummary(readRestarts(connectorKey(name)));
+      if (summary) console.log(`${''.padEnd(15)}connector ${name}: ${summary}`);
+    }
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -103,13 +139,7 @@ async function main(argv: string[]): Promise<number> {
       await downAll();
       return 0;
     case 'status':
-      for (const component of components) {
-        const ready = await component.isReady();
-        const pid = recordedPid(component.name);
-        console.log(
-          `${component.name.padEnd(9)} ${ready ? 'up  ' : 'down'} ${pid ? `pid ${pid}` : '(not started by the stack)'}  ${component.url}`,
-        );
-      }
+      await printStatus();
       return 0;
     case 'restart':
       if (!rest[0]) throw new Error('restart needs a component name');

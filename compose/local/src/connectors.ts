@@ -25,7 +25,8 @@ export async function connectorStatus(connectUrl: string, name: string): Promise
   return httpJson<ConnectorStatus>(`${connectUrl}/connectors/${encodeURIComponent(name)}/status`);
 }
 
-function isRunning(status: ConnectorStatus): boolean {
+/** The connector and every one of its tasks RUNNING. */
+export function isRunning(status: ConnectorStatus): boolean {
   return (
     status.connector.state === 'RUNNING' &&
     status.tasks.length > 0 &&
@@ -35,13 +36,14 @@ function isRunning(status: ConnectorStatus): boolean {
 
 /**
  * Registers every connector in connectors/ with PUT /connectors/<name>/config (creates or updates, so
- * running it again changes nothing), then waits until each connector and all its tasks are RUNNING.
+ * running it again changes nothing), then waits until each connector and all its tasks are RUNNING and
+ * Debezium streams the binlog for each (`waitUntilStreaming`): only then may a service write an outbox row.
  *
  * A FAILED connector or task is restarted (its failed parts only), up to twice: the state may be stale,
  * read back from Connect's status topic after a run that lost its database, or the failure transient. A
  * third failure ends the wait with Connect's stack trace.
  */
-export async function registerConnectors(connectUrl: string, timeoutMs = 90_000): Promise<void> {
+export async function registerConnectors(connectUrl: string, metricsUrl: string, timeoutMs = 90_000): Promise<void> {
   const files = connectorFiles();
   for (const { name, config } of files) {
     await httpJson(`${connectUrl}/connectors/${encodeURIComponent(name)}/config`, {
@@ -50,7 +52,19 @@ export async function registerConnectors(connectUrl: string, timeoutMs = 90_000)
     });
   }
   const deadline = Date.now() + timeoutMs;
-  for (const { name } of files) {
+  await waitUntilRunning(connectUrl, files.map((file) => file.name), deadline);
+  await waitUntilStreaming(metricsUrl, files.map(debeziumServer), deadline);
+}
+
+/** The name Debezium's metrics give a connector: its topic.prefix. */
+function debeziumServer({ name, config }: { name: string; config: Record<string, string> }): string {
+  const prefix = config['topic.prefix'];
+  if (!prefix) throw new Error(`connectors/${name}.json has no topic.prefix`);
+  return prefix;
+}
+
+async function waitUntilRunning(connectUrl: string, names: string[], deadline: number): Promise<void> {
+  for (const name of names) {
     let restarts = 0;
     for (;;) {
       let status: ConnectorStatus | undefined;
@@ -71,14 +85,59 @@ export async function registerConnectors(connectUrl: string, timeoutMs = 90_000)
         await sleep(1000);
         continue;
       }
-      if (Date.now() > deadline) {
-        throw new Error(`connector ${name} not RUNNING after ${timeoutMs / 1000}s: ${JSON.stringify(status)}`);
-      }
+      if (Date.now() > deadline) throw new Error(`connector ${name} not RUNNING in time: ${JSON.stringify(status)}`);
       await sleep(250);
     }
   }
 }
 
-function firstLine(trace: string | undefined): string {
+/**
+ * Waits until Debezium's binlog client is connected for every connector (`servers`: their topic.prefix),
+ * as its streaming metric `Connected` says, read from the JMX exporter agent in Connect (`metricsUrl`).
+ *
+ * Why RUNNING is not enough: Connect reports a task RUNNING once its start() has returned, and Debezium's
+ * start() hands the snapshot and the streaming to a thread of its own. On a connector's very first start
+ * (no stored offset) snapshot.mode=no_data takes the binlog position current when that thread gets to it
+ * and streams from there, so an outbox row committed between RUNNING and that moment would never be
+ * published. The binlog client connects from the position the snapshot took, so once it is connected
+ * that position is fixed and lies before anything committed afterwards: a service started after this
+ * wait cannot write an event its connector misses. A connector that has stored an offset resumes from it
+ * and is connected again within moments; the wait then costs a scrape or two.
+ */
+export async function waitUntilStreaming(metricsUrl: string, servers: string[], deadline: number): Promise<void> {
+  for (;;) {
+    let connected = new Set<string>();
+    try {
+      const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) });
+      if (response.ok) connected = streamingServers(await response.text());
+    } catch {
+      // The agent answers once Connect's JVM is up; until then, nothing is connected.
+    }
+    const missing = servers.filter((server) => !connected.has(server));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(`Debezium not streaming the binlog in time for ${missing.join(', ')} (Connected metric at ${metricsUrl})`);
+    }
+    await sleep(250);
+  }
+}
+
+/**
+ * The Debezium servers (topic.prefix) whose streaming binlog client is connected, from the JMX exporter's
+ * text: `debezium_<connector>_connector_metrics_connected{context="streaming",server="order-db",…} 1.0`.
+ */
+export function streamingServers(metrics: string): Set<string> {
+  const connected = new Set<string>();
+  for (const line of metrics.split('\n')) {
+    const match = /^debezium_\w+?_connector_metrics_connected\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (!match || Number(match[2]) !== 1) continue;
+    const labels = new Map([...match[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1]!, label[2]!]));
+    const server = labels.get('server');
+    if (labels.get('context') === 'streaming' && server !== undefined) connected.add(server);
+  }
+  return connected;
+}
+
+export function firstLine(trace: string | undefined): string {
   return (trace ?? 'no trace').split('\n')[0]!.slice(0, 200);
 }

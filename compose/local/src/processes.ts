@@ -42,7 +42,7 @@ function isZombie(pid: number): boolean {
   }
 }
 
-interface PidRecord {
+export interface PidRecord {
   pid: number;
   /** The `up` session that started it: only that session's Ctrl-C stops it. */
   owner: string;
@@ -64,7 +64,8 @@ export function processIdentity(pid: number): string | undefined {
   }
 }
 
-function readRecord(name: string): PidRecord | undefined {
+/** A component's pid and the session that owns it, if that process still runs; a stale pid file is removed. */
+export function recordOf(name: string): PidRecord | undefined {
   const file = pidFile(name);
   if (!existsSync(file)) return undefined;
   const [pidText, owner = '', identity] = readFileSync(file, 'utf8').trim().split(/\s+/);
@@ -93,12 +94,12 @@ function forgetPid(name: string, pid: number): void {
 
 /** The pid recorded for a component, if that process still runs. Stale pid files are removed. */
 export function recordedPid(name: string): number | undefined {
-  return readRecord(name)?.pid;
+  return recordOf(name)?.pid;
 }
 
 /** The session that started a running component, if any. */
 export function recordedOwner(name: string): string | undefined {
-  return readRecord(name)?.owner;
+  return recordOf(name)?.owner;
 }
 
 /** Names of the components that have a pid file (running or not yet cleaned up). */
@@ -109,9 +110,24 @@ export function recordedNames(): string[] {
     .map((file) => file.slice(0, -'.pid'.length));
 }
 
+/** How each process this one launched ended, by pid: only a parent learns a child's exit status. */
+const exits = new Map<number, Promise<string>>();
+
+/**
+ * How a process ended ("code 1", "signal SIGKILL"), if this process launched it; undefined for one
+ * another process launched (a test's worker restarting a component), whose status only its parent saw.
+ */
+export async function exitCause(pid: number): Promise<string | undefined> {
+  const exit = exits.get(pid);
+  if (exit === undefined) return undefined;
+  // The exit event follows the reaping at once, but a poll may see the pid gone (or a zombie) a moment before it.
+  return Promise.race([exit, sleep(1000).then(() => undefined)]);
+}
+
 /**
  * Starts a component detached, in its own process group, so that Ctrl-C in the terminal reaches only
  * this CLI, which then stops the components in order. Output is appended to the component's log file.
+ * Starting a component ends its stop on purpose (`markedStopped`).
  */
 export function launch(name: string, spec: LaunchSpec, owner: string): number {
   mkdirSync(settings.runDir, { recursive: true });
@@ -126,19 +142,45 @@ export function launch(name: string, spec: LaunchSpec, owner: string): number {
   });
   closeSync(out);
   if (child.pid === undefined) throw new Error(`could not spawn ${spec.command}`);
+  exits.set(
+    child.pid,
+    new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`))),
+  );
   child.unref();
   writeFileSync(pidFile(name), `${child.pid} ${owner} ${processIdentity(child.pid) ?? ''}`.trim());
+  rmSync(stoppedFile(name), { force: true });
   return child.pid;
+}
+
+function stoppedFile(name: string): string {
+  return join(settings.runDir, `${name}.stopped`);
+}
+
+/**
+ * Whether a component was stopped on purpose (`terminate`: `npm stop`, Ctrl-C, a test's stopComponents)
+ * and not started since. A file, not memory: the supervisor that must leave it down runs in another
+ * process than the test or the `npm stop` that stopped it.
+ */
+export function markedStopped(name: string): boolean {
+  return existsSync(stoppedFile(name));
+}
+
+function markStopped(name: string): void {
+  mkdirSync(settings.runDir, { recursive: true });
+  writeFileSync(stoppedFile(name), `${process.pid} ${new Date().toISOString()}\n`);
 }
 
 /**
  * Stops a component's process group: SIGTERM, then SIGKILL after the grace period. With `owner`, only
  * if that session started it: a session never stops what another one started under the same name.
+ * The component is marked as stopped on purpose first (even if it is not running: whoever stops it wants
+ * it down), so that no supervisor takes the stop for a crash; `launch` clears the mark.
  */
 export async function terminate(name: string, options: { graceMs?: number; owner?: string } = {}): Promise<boolean> {
-  const record = readRecord(name);
+  const record = recordOf(name);
+  if (options.owner !== undefined && record?.owner !== options.owner) return false;
+  markStopped(name);
   if (record === undefined) return false;
-  if (options.owner !== undefined && record.owner !== options.owner) return false;
   const { pid } = record;
   const graceMs = options.graceMs ?? 30_000;
   const signalGroup = (signal: NodeJS.Signals) => {

@@ -29,6 +29,8 @@ export const versions = {
   apicurio: pomProperty('version.apicurio'),
   /** Debian 12's package, fetched with apt-get download and unpacked into the state folder (not installed). */
   prometheus: '2.42.0+ds-5+deb12u1',
+  /** Debian 12's Prometheus MySQL/MariaDB exporter, fetched the same way. */
+  mysqldExporter: '0.14.0-3+b5',
 };
 
 const stateDir = resolve(process.env.STACK_DIR ?? join(repoRoot, '.stack'));
@@ -40,6 +42,8 @@ export const settings = {
   stateDir,
   distDir,
   runDir: join(stateDir, 'run'),
+  /** The supervisor's record of restarts, one JSON file per component or connector, for `npm run status`. */
+  restartsDir: join(stateDir, 'run', 'restarts'),
   logDir: join(stateDir, 'logs'),
   dataDir: join(stateDir, 'data'),
   confDir: join(stateDir, 'conf'),
@@ -67,6 +71,8 @@ export const settings = {
     /** The JMX exporter agents' /metrics in Kafka and in Connect. */
     kafkaMetrics: intFromEnv('STACK_KAFKA_METRICS_PORT', 9404),
     connectMetrics: intFromEnv('STACK_CONNECT_METRICS_PORT', 9405),
+    /** The MySQL exporter's /metrics, MariaDB's server metrics. */
+    mariadbMetrics: intFromEnv('STACK_MARIADB_METRICS_PORT', 9104),
     /** Apicurio's Quarkus management interface: health and Prometheus metrics. */
     registryManagement: intFromEnv('STACK_REGISTRY_MANAGEMENT_PORT', 8091),
   },
@@ -75,6 +81,9 @@ export const settings = {
     debeziumUser: process.env.DEBEZIUM_DB_USER ?? 'debezium',
     debeziumPassword: process.env.DEBEZIUM_DB_PASSWORD ?? 'dbz-local-only',
     servicePassword: process.env.SERVICE_DB_PASSWORD ?? 'svc-local-only',
+    /** The MySQL exporter's user: server status and variables only, no table data. */
+    exporterUser: process.env.EXPORTER_DB_USER ?? 'exporter',
+    exporterPassword: process.env.EXPORTER_DB_PASSWORD ?? 'exp-local-only',
   },
   /** One database per service, each with its own user that can touch only that database. */
   databases: [

@@ -9,6 +9,7 @@ import { buildEurekaServer, eureka } from './components/eureka.js';
 import { kafka } from './components/kafka.js';
 import { fetchPrometheus, prometheus } from './components/prometheus.js';
 import { mariadb } from './components/mariadb.js';
+import { mysqldExporter } from './components/mysqld-exporter.js';
 import { registry } from './components/registry.js';
 import { serviceComponent, serviceComponents } from './components/services.js';
 import { randomUUID } from 'node:crypto';
@@ -27,7 +28,7 @@ import {
 import { settings } from './settings.js';
 
 /** The infrastructure, in start order: data path first, then the service registry (Eureka) and monitoring. */
-const infrastructure: Component[] = [mariadb, kafka, connect, registry, eureka, prometheus];
+const infrastructure: Component[] = [mariadb, kafka, connect, registry, eureka, mysqldExporter, prometheus];
 
 /** In start order; they stop in the reverse order. The infrastructure first, then the services. */
 export const components: Component[] = [...infrastructure, ...serviceComponents()];
@@ -89,9 +90,11 @@ export async function fetchArtifacts(): Promise<void> {
   writeFileSync(marker, digest);
 }
 
-async function waitReady(component: Component, pid: number): Promise<void> {
+/** Waits until a launched component answers; fails if its process exits first or it takes too long. */
+export async function waitReady(component: Component, pid: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + component.startTimeoutMs;
   for (;;) {
+    signal?.throwIfAborted();
     if (await component.isReady()) return;
     if (!isAlive(pid)) throw new StackError(component.name, `${component.name} exited during start`);
     if (Date.now() > deadline) {
@@ -99,6 +102,15 @@ async function waitReady(component: Component, pid: number): Promise<void> {
     }
     await sleep(300);
   }
+}
+
+/**
+ * Prepares a component and launches it, owned by `owner`; returns its pid. The one start path of `up`,
+ * of the start API tests use, and of the supervisor's restarts.
+ */
+export async function launchComponent(component: Component, owner: string): Promise<number> {
+  await component.prepare?.();
+  return launch(component.name, component.launchSpec(), owner);
 }
 
 /** What an `up` started: its components, and the token its pid files carry. */
@@ -130,8 +142,7 @@ export async function up(): Promise<Session> {
           await terminate(component.name, { graceMs: 10_000 });
         }
         await withProgress(`start ${component.name}`, async () => {
-          await component.prepare?.();
-          const pid = launch(component.name, component.launchSpec(), owner);
+          const pid = await launchComponent(component, owner);
           started.push(component.name);
           await waitReady(component, pid);
         });
@@ -178,11 +189,15 @@ async function waitForStoppingSessions(): Promise<void> {
 
 /**
  * Stops everything the stack started, whatever this environment's instance counts are: every pid file
- * in the run folder, services before the infrastructure they use.
+ * in the run folder, services before the infrastructure they use. This environment's components are
+ * marked as stopped on purpose even when they are down already, so that the supervisor of the terminal
+ * that started them does not bring one back after this stop.
  */
 export async function downAll(): Promise<void> {
   const infrastructureNames = infrastructure.map((c) => c.name);
-  const others = recordedNames().filter((name) => !infrastructureNames.includes(name));
+  const others = [...new Set([...recordedNames(), ...components.map((c) => c.name)])].filter(
+    (name) => !infrastructureNames.includes(name),
+  );
   await whileStopping(async () => {
     for (const name of [...others, ...[...infrastructureNames].reverse()]) {
       const since = Date.now();
@@ -193,7 +208,8 @@ export async function downAll(): Promise<void> {
 
 /**
  * Stops the named components (tests use it to take services away) and returns who owned them, for
- * `startComponents` to hand them back to.
+ * `startComponents` to hand them back to. They are marked as stopped on purpose until they are started
+ * again, so the supervisor leaves them down meanwhile.
  */
 export async function stopComponents(names: string[]): Promise<Map<string, string>> {
   const owners = new Map<string, string>(names.map((name) => [name, recordedOwner(name) ?? 'manual']));
@@ -206,8 +222,7 @@ export async function startComponents(names: string[], owners = new Map<string, 
   await Promise.all(
     names.map(async (name) => {
       const component = componentNamed(name);
-      await component.prepare?.();
-      await waitReady(component, launch(name, component.launchSpec(), owners.get(name) ?? 'manual'));
+      await waitReady(component, await launchComponent(component, owners.get(name) ?? 'manual'));
     }),
   );
 }

@@ -9,6 +9,8 @@ import { jvmArgs } from './kafka.js';
 
 const properties = join(settings.confDir, 'connect', 'connect-distributed.properties');
 export const connectUrl = `http://${settings.host}:${settings.ports.connect}`;
+/** The JMX exporter agent in Connect: the worker's and Debezium's metrics. */
+const metricsUrl = `http://${settings.host}:${settings.ports.connectMetrics}/metrics`;
 
 function writeProperties(): void {
   const { host, ports } = settings;
@@ -95,6 +97,8 @@ export const connect: Component = {
     if (!plugins.some((plugin) => plugin.class.startsWith('io.debezium.connector'))) {
       throw new Error(`Kafka Connect found no Debezium connector on plugin.path=${settings.connectPlugins}`);
     }
-    await registerConnectors(connectUrl);
+    // Waits until every connector streams the binlog: the services, which start after Connect's
+    // provisioning, then cannot commit an outbox row before the position Debezium reads from.
+    await registerConnectors(connectUrl, metricsUrl);
   },
 };

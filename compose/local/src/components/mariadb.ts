@@ -24,8 +24,11 @@ function findBinary(names: string[]): string {
   );
 }
 
-/** Runs SQL as the instance's root through its own unix socket (root uses socket authentication). */
-async function rootSql(sql: string): Promise<string> {
+/**
+ * Runs SQL as the instance's root through its own unix socket (root uses socket authentication). Fault
+ * tests use it too, for what only an administrator can do (make the server read-only, as in a failover).
+ */
+export async function rootSql(sql: string): Promise<string> {
   const client = findBinary(['mariadb', 'mysql']);
   const { stdout } = await run(client, ['--no-defaults', `--socket=${socket}`, '-uroot', '-N', '-B', '-e', sql]);
   return stdout;
@@ -36,8 +39,8 @@ function quote(value: string): string {
 }
 
 /**
- * The databases, the per-service users and the Debezium user. Idempotent: it runs on every start, so
- * a changed grant reaches an existing data directory too.
+ * The databases, the per-service users, the Debezium user and the exporter's. Idempotent: it runs on every
+ * start, so a changed grant reaches an existing data directory too.
  */
 function provisioningSql(): string {
   const { credentials, databases } = settings;
@@ -59,6 +62,17 @@ function provisioningSql(): string {
     `ALTER USER ${dbz}@'%' IDENTIFIED BY ${quote(credentials.debeziumPassword)}`,
     `GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO ${dbz}@'%'`,
     ...databases.map(({ name }) => `GRANT SELECT ON \`${name}\`.* TO ${dbz}@'%'`),
+  );
+  // The MySQL exporter (mysqld-exporter.ts): PROCESS for the thread list and InnoDB's information_schema
+  // tables, BINLOG MONITOR (REPLICATION CLIENT) for the binlog sizes, SELECT on performance_schema for its
+  // optional collectors; no SELECT on any service's data. Three connections at most, as its docs advise.
+  const exporter = quote(credentials.exporterUser);
+  const exporterAuth = `IDENTIFIED BY ${quote(credentials.exporterPassword)} WITH MAX_USER_CONNECTIONS 3`;
+  statements.push(
+    `CREATE USER IF NOT EXISTS ${exporter}@'%' ${exporterAuth}`,
+    `ALTER USER ${exporter}@'%' ${exporterAuth}`,
+    `GRANT PROCESS, BINLOG MONITOR ON *.* TO ${exporter}@'%'`,
+    `GRANT SELECT ON performance_schema.* TO ${exporter}@'%'`,
   );
   return statements.join(';\n') + ';';
 }

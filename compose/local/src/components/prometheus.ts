@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Component } from '../component.js';
 import { httpOk } from '../component.js';
+import { fetchDebianPackage } from '../debian.js';
 import { settings, stackEnvironment, versions } from '../settings.js';
 
 /** Debian's Prometheus, unpacked (not installed) into the state folder: the binaries under usr/bin. */
@@ -14,37 +14,9 @@ export const monitoringDir = join(settings.repoRoot, 'monitoring/prometheus');
 export const prometheusUrl = `http://${settings.host}:${settings.ports.prometheus}`;
 const configFile = join(settings.confDir, 'prometheus.yml');
 
-function run(command: string, args: string[], cwd?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', (error) => reject(new Error(`${command}: ${error.message}`)));
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${output.trim().slice(-800)}`))));
-  });
-}
-
-/**
- * Fetches Prometheus and promtool once: `apt-get download` of the pinned Debian package (after an
- * `apt-get update` when the package lists do not know it yet) and `dpkg-deb -x` into the state folder.
- * Nothing is installed system-wide and nothing is needed from a package manager at run time.
- */
-export async function fetchPrometheus(): Promise<void> {
-  if (existsSync(prometheusBinary) && existsSync(promtoolBinary)) return;
-  const debs = join(settings.distDir, 'debs');
-  mkdirSync(debs, { recursive: true });
-  const wanted = `prometheus=${versions.prometheus}`;
-  try {
-    await run('apt-get', ['download', wanted], debs);
-  } catch {
-    await run('apt-get', ['update', '-qq']);
-    await run('apt-get', ['download', wanted], debs);
-  }
-  const deb = readdirSync(debs).find((name) => name.startsWith('prometheus_') && name.endsWith('.deb'));
-  if (!deb) throw new Error(`apt-get download ${wanted} left no .deb in ${debs}`);
-  rmSync(home, { recursive: true, force: true });
-  await run('dpkg-deb', ['-x', join(debs, deb), home]);
+/** Debian's `prometheus` package: Prometheus and promtool, fetched once (see debian.ts). */
+export function fetchPrometheus(): Promise<void> {
+  return fetchDebianPackage({ name: 'prometheus', version: versions.prometheus, home, files: [prometheusBinary, promtoolBinary] });
 }
 
 /** The repository's prometheus.yml with this stack's addresses, and the rules by absolute path. */
@@ -55,6 +27,7 @@ export function writePrometheusConfig(): string {
     REGISTRY_MANAGEMENT_ADDRESS: `${settings.host}:${settings.ports.registryManagement}`,
     KAFKA_METRICS_ADDRESS: `${settings.host}:${settings.ports.kafkaMetrics}`,
     CONNECT_METRICS_ADDRESS: `${settings.host}:${settings.ports.connectMetrics}`,
+    MARIADB_METRICS_ADDRESS: `${settings.host}:${settings.ports.mariadbMetrics}`,
     RULES_DIR: join(monitoringDir, 'rules'),
   };
   const text = readFileSync(join(monitoringDir, 'prometheus.yml'), 'utf8').replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => {
