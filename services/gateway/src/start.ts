@@ -280,6 +280,8 @@ export async function start(settings: GatewaySettings): Promise<RunningGateway> 
     app.use(
       route.prefix,
       (req, res, next) => {
+        // The metrics' route label: the prefix, the same for every id under it.
+        res.locals.route = route.prefix;
         const target = balancer.pick();
         if (!target) {
           sendError(res, 503, 'SERVICE_UNAVAILABLE', `no instance of the ${route.service} service is reachable`);

@@ -43,13 +43,17 @@ export class ServiceMetrics {
     });
   }
 
-  /** Times every request; the route label is the matched route pattern, never a raw id. */
+  /**
+   * Times every request; the route label is the matched route pattern, never a raw id. A handler mounted
+   * on a prefix (the gateway's proxy) has no route pattern: it names its prefix in `res.locals.route`.
+   */
   httpMiddleware(): RequestHandler {
     return (req, res, next) => {
       const end = this.httpDuration.startTimer({ method: req.method });
       res.on('finish', () => {
         const pattern = (req.route as { path?: string } | undefined)?.path;
-        end({ route: pattern ? `${req.baseUrl}${pattern}` : 'unmatched', status: String(res.statusCode) });
+        const mounted = typeof res.locals.route === 'string' ? res.locals.route : 'unmatched';
+        end({ route: pattern ? `${req.baseUrl}${pattern}` : mounted, status: String(res.statusCode) });
       });
       next();
     };

@@ -8,6 +8,7 @@ import { EventCodec, createSchemaRegistry } from '../avro/event-codec.js';
 import { loadEventSchemas } from '../avro/event-schemas.js';
 import { IdempotentConsumer, type EventHandler } from '../consumer/idempotent-consumer.js';
 import { ProcessedEventsCleaner } from '../consumer/processed-events-cleaner.js';
+import { monitorConsumerGroup } from '../consumer/lag-monitor.js';
 import { createDatabase } from '../data/database.js';
 import { migrate, type Migration } from '../data/migrations.js';
 import { isRetriable } from '../errors.js';
@@ -158,6 +159,7 @@ export async function startService<Extra extends object = object, Settings exten
   await consumer.start();
   const cleaner = new ProcessedEventsCleaner(db, logger, settings.kafka.dedupeRetentionHours);
   cleaner.start();
+  const monitor = monitorConsumerGroup({ kafka, groupId: settings.kafka.groupId, topics: definition.topics, registry: metrics.registry, logger });
   const server = await listen(app, settings.http.host, settings.http.port);
   const port = (server.address() as { port: number }).port;
   const url = `http://${settings.http.host}:${port}`;
@@ -183,6 +185,7 @@ export async function startService<Extra extends object = object, Settings exten
       server.closeIdleConnections();
       await closed;
       cleaner.stop();
+      await monitor.stop();
       await consumer.stop();
       await db.destroy();
       logger.info('service stopped');

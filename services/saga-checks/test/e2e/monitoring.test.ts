@@ -2,10 +2,12 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { monitoringDir, promtoolBinary, serviceInstanceNames, settings } from '@cdc-outbox-saga/local-stack';
+import { monitoringDir, promtoolBinary, rootSql, serviceInstanceNames, settings } from '@cdc-outbox-saga/local-stack';
+import { readDlq } from '../../src/dlq-kafka.js';
 import { createProduct, createUser, placeOrder } from '../helpers/api.js';
 import { waitFor } from '../helpers/discovery.js';
 import { activeTargets, query } from '../helpers/prometheus.js';
+import { consumerGroups, kafka, topicEnds } from '../helpers/topics.js';
 
 const run = promisify(execFile);
 
@@ -13,7 +15,7 @@ test('every alert rule passes its promtool unit test, and the stack\'s Prometheu
   const tests = await run(promtoolBinary, ['test', 'rules', join(monitoringDir, 'tests/alerts.test.yml')]);
   t.regex(tests.stdout, /SUCCESS/);
   const config = await run(promtoolBinary, ['check', 'config', join(settings.confDir, 'prometheus.yml')]);
-  t.regex(config.stdout, /SUCCESS: 7 rules found/);
+  t.regex(config.stdout, /SUCCESS: 12 rules found/);
 });
 
 test('Prometheus scrapes every part: one job per kind, each service instance found through Eureka, all up', async (t) => {
@@ -23,6 +25,7 @@ test('Prometheus scrapes every part: one job per kind, each service instance fou
     registry: 1,
     kafka: 1,
     connect: 1,
+    mariadb: 1,
     order: count('order'),
     product: count('product'),
     user: count('user'),
@@ -82,4 +85,63 @@ test('after orders of each outcome, PromQL answers for outcomes by reason, saga 
     30_000,
   );
   t.pass('CDC hop counts per consumer');
+});
+
+test('MariaDB reports through the MySQL exporter, as a user that may read the server\'s status and no service\'s data', async (t) => {
+  // Scraped every 5 s: every collector of the exporter succeeded (a missing privilege fails its collector).
+  await waitFor(
+    'MariaDB scraped',
+    () => query('max(mysql_up{job="mariadb"}) + max(mysql_exporter_last_scrape_error{job="mariadb"}) * 10'),
+    (series) => series.length === 1 && Number(series[0]!.value[1]) === 1,
+    30_000,
+  );
+  const binlogs = await query('mysql_binlog_files{job="mariadb"}');
+  t.true(binlogs.length === 1 && Number(binlogs[0]!.value[1]) > 0, `the binlog Debezium reads: ${JSON.stringify(binlogs)}`);
+  const user = settings.credentials.exporterUser;
+  const grants = (await rootSql(`SHOW GRANTS FOR '${user}'@'%'`))
+    .trim()
+    .split('\n')
+    .map((line) => /^GRANT (.+) ON (\S+) TO /.exec(line))
+    .map((match) => `${match?.[2]}: ${match?.[1]?.split(', ').sort().join(', ')}`)
+    .sort();
+  t.deepEqual(grants, ['*.*: BINLOG MONITOR, PROCESS', '`performance_schema`.*: SELECT']);
+});
+
+/** The partitions of every topic each service's group reads, as `group topic partition`. */
+async function groupPartitions(): Promise<string[]> {
+  const ends = await topicEnds();
+  return Object.entries(consumerGroups)
+    .flatMap(([group, topics]) => topics.flatMap((topic) => [...ends.get(topic)!.keys()].map((partition) => `${group} ${topic} ${partition}`)))
+    .sort();
+}
+
+test('every service group reports its lag per topic and partition from Kafka, and it comes back to 0 once the orders are through', async (t) => {
+  const userId = await createUser(100);
+  const productId = await createProduct(10, 5);
+  t.is((await placeOrder(userId, [{ productId, quantity: 1 }])).body.status, 'COMPLETED');
+  const expected = await groupPartitions();
+  // Each instance reads Kafka every 10 s and is scraped every 5 s. Other test files place orders meanwhile,
+  // so "caught up" is: each instance saw the partition at 0 at least once in the last minute.
+  const lagged = () => query('max by (consumergroup, topic, partition) (min_over_time(kafka_consumergroup_lag[1m]))');
+  const keys = (series: Awaited<ReturnType<typeof lagged>>) => series.map((s) => `${s.metric.consumergroup} ${s.metric.topic} ${s.metric.partition}`).sort();
+  await waitFor('every partition of every group at lag 0', lagged, (series) => JSON.stringify(keys(series)) === JSON.stringify(expected) && series.every((s) => Number(s.value[1]) === 0), 90_000);
+  const committed = await query('max by (consumergroup, topic, partition) (kafka_consumergroup_current_offset)');
+  t.true(committed.length > 0 && committed.every((s) => expected.includes(`${s.metric.consumergroup} ${s.metric.topic} ${s.metric.partition}`)), JSON.stringify(committed));
+});
+
+test('every service group reports the dead letters waiting on its topics\' DLQs, as many as npm run dlq lists', async (t) => {
+  const dlqTopics = [...new Set(Object.values(consumerGroups).flat())].map((topic) => `${topic}.dlq`);
+  const entries = await readDlq(kafka, dlqTopics);
+  const expected = Object.entries(consumerGroups)
+    .flatMap(([group, topics]) =>
+      topics.map((topic) => {
+        const waiting = entries.filter((e) => e.topic === `${topic}.dlq` && e.consumerGroup === group && !e.redriven).length;
+        return `${group} ${topic}.dlq ${waiting}`;
+      }),
+    )
+    .sort();
+  const reported = async () =>
+    (await query('max by (consumergroup, topic) (saga_dlq_messages)')).map((s) => `${s.metric.consumergroup} ${s.metric.topic} ${Number(s.value[1])}`).sort();
+  await waitFor('the DLQ counts scraped', reported, (lines) => JSON.stringify(lines) === JSON.stringify(expected), 60_000);
+  t.pass(expected.join('; '));
 });
