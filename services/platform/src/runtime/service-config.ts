@@ -75,6 +75,12 @@ export const baseServiceSettings = z.object({
     ),
     groupId: z.string().min(1),
     partitionsConsumedConcurrently: z.coerce.number().int().positive(),
+    /**
+     * How long a silent member keeps its partitions (Kafka's session timeout). No handler call waits out
+     * a retry (the partition is paused instead), so it can be short: a killed instance's partitions move
+     * to the others within it.
+     */
+    sessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000),
     /** The most events of one partition applied in one database transaction. */
     maxBatchEvents: z.coerce.number().int().min(1).max(1000),
     /**

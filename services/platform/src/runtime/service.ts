@@ -117,6 +117,7 @@ export async function startService<Extra extends object = object, Settings exten
     topics: definition.topics,
     partitionsConsumedConcurrently: settings.kafka.partitionsConsumedConcurrently,
     maxBatchEvents: settings.kafka.maxBatchEvents,
+    sessionTimeoutMs: settings.kafka.sessionTimeoutMs,
     retry: settings.kafka.retry,
     handlers: definition.handlers(context),
     onEvent: (event, outcome, durationMs) => {

@@ -1,0 +1,78 @@
+import type { ExecutionContext } from 'ava';
+import { audit } from '../../src/audit.js';
+import type { SagaDatabases } from '../../src/databases.js';
+import { createProduct, createUser } from './api.js';
+import { burst, dlqDepth, waitUntilFinished, type PlannedOrder } from './burst.js';
+
+/** Users and products with stock and points enough for every order of a burst to complete. */
+export interface Shop {
+  userIds: string[];
+  productIds: string[];
+  stock: number;
+  points: number;
+  price: number;
+}
+
+export async function openShop(users = 8, products = 8): Promise<Shop> {
+  const shop = { stock: 100_000, points: 1_000_000, price: 3 };
+  const userIds = await Promise.all(Array.from({ length: users }, () => createUser(shop.points)));
+  const productIds = await Promise.all(Array.from({ length: products }, () => createProduct(shop.price, shop.stock)));
+  return { ...shop, userIds, productIds };
+}
+
+/** `count` one-unit orders spread over the shop's users and products. */
+export function planOrders(shop: Shop, count: number): PlannedOrder[] {
+  return Array.from({ length: count }, (_, i) => ({
+    userId: shop.userIds[i % shop.userIds.length]!,
+    items: [{ productId: shop.productIds[(i * 7 + 3) % shop.productIds.length]!, quantity: 1 }],
+  }));
+}
+
+/**
+ * Runs a burst with `fault` injected while it runs, and checks what the issue asks of every fault: every
+ * accepted order COMPLETED, stock and points moved by exactly the completed orders, the audit clean,
+ * nothing new on a DLQ. Returns the burst's figures for the test's log.
+ */
+export async function burstThrough(
+  t: ExecutionContext,
+  dbs: SagaDatabases,
+  shop: Shop,
+  plan: PlannedOrder[],
+  fault: () => Promise<void>,
+  concurrency = 16,
+): Promise<{ accepted: number; retried: number; finishedMs: number }> {
+  const dlqBefore = await dlqDepth();
+  const started = Date.now();
+  const [result] = await Promise.all([burst(plan, concurrency), fault()]);
+  const statuses = await waitUntilFinished(dbs.order, result.accepted);
+  const finishedMs = Date.now() - started;
+
+  const notCompleted = [...statuses].filter(([, status]) => status !== 'COMPLETED');
+  t.deepEqual(notCompleted, [], 'every accepted order completed');
+  t.is(new Set(result.accepted).size, plan.length, 'one order per planned order, none doubled');
+
+  const taken = new Map<string, number>();
+  const spent = new Map<string, number>();
+  for (const { userId, items } of plan) {
+    for (const { productId, quantity } of items) {
+      taken.set(productId, (taken.get(productId) ?? 0) + quantity);
+      spent.set(userId, (spent.get(userId) ?? 0) + quantity * shop.price);
+    }
+  }
+  const stocks = await dbs.product('products').whereIn('id', shop.productIds).select('id', 'stock');
+  t.deepEqual(
+    Object.fromEntries(stocks.map((row) => [row.id, Number(row.stock)])),
+    Object.fromEntries(shop.productIds.map((id) => [id, shop.stock - (taken.get(id) ?? 0)])),
+    'stock moved by exactly the completed orders',
+  );
+  const points = await dbs.user('users').whereIn('id', shop.userIds).select('id', 'points');
+  t.deepEqual(
+    Object.fromEntries(points.map((row) => [row.id, Number(row.points)])),
+    Object.fromEntries(shop.userIds.map((id) => [id, shop.points - (spent.get(id) ?? 0)])),
+    'points moved by exactly the completed orders',
+  );
+  t.deepEqual(await audit(dbs, { orderIds: result.accepted, productIds: shop.productIds, userIds: shop.userIds }), []);
+  t.is(await dlqDepth(), dlqBefore, 'nothing went to a DLQ');
+  t.log(`${plan.length} orders, ${result.retried} requests retried by the clients, all completed ${finishedMs} ms after the burst began`);
+  return { accepted: result.accepted.length, retried: result.retried, finishedMs };
+}
