@@ -111,6 +111,8 @@ export class IdempotentConsumer {
   private running = false;
   /** Transient failures in a row per partition ("topic:partition"), for the backoff. */
   private readonly attempts = new Map<string, number>();
+  /** Events per transaction per partition: fewer after a transient failure, back up after successes. */
+  private readonly chunkSizes = new Map<string, number>();
   /** Timers that resume paused partitions; cleared on stop. */
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   /** Per partition, the highest offset reported to `onReceived`, so a retried event is timed once. */
@@ -194,20 +196,27 @@ export class IdempotentConsumer {
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
-    const size = this.options.maxBatchEvents ?? 100;
-    for (let from = 0; from < batch.messages.length; from += size) {
+    const key = `${topic}:${partition}`;
+    const largest = this.options.maxBatchEvents ?? 100;
+    for (let from = 0; from < batch.messages.length; ) {
       // A seek (ours or a rebalance) makes the rest of this batch stale: the next fetch starts over.
       if (!isRunning() || isStale() || this.abort.signal.aborted) return;
+      const size = this.chunkSizes.get(key) ?? largest;
       const chunk = batch.messages.slice(from, from + size);
       const stop = await this.applyChunk(topic, partition, chunk);
       const settled = stop?.index ?? chunk.length;
       // kafkajs commits the resolved offsets when this batch returns.
       if (settled > 0) resolveOffset(chunk[settled - 1]!.offset);
       if (stop) {
+        // Halved after a failure, doubled after a success: under lock contention (partitions' batches
+        // locking the same rows in different orders deadlock) transactions shrink until they pass.
+        this.chunkSizes.set(key, Math.max(1, Math.floor(size / 2)));
         this.retryLater(topic, partition, chunk[stop.index]!.offset, stop);
         return;
       }
-      this.attempts.delete(`${topic}:${partition}`);
+      this.chunkSizes.set(key, Math.min(largest, size * 2));
+      this.attempts.delete(key);
+      from += chunk.length;
       await heartbeat();
     }
   }
