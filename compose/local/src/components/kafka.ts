@@ -85,6 +85,9 @@ function writeServerProperties(): void {
       'group.initial.rebalance.delay.ms=0',
       'auto.create.topics.enable=true',
       'log.retention.hours=168',
+      // Kafka deletes whole segments, so a record lives up to retention + segment age: with the default 7-day
+      // segments, 14 days, past the services' 192 h dedupe window. Hourly segments bound it to 169 h.
+      'log.roll.hours=1',
       '',
     ].join('\n'),
   );

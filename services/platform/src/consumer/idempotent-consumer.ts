@@ -1,4 +1,4 @@
-import { Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import kafkajs, { Partitioners, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { EventCodec } from '../avro/event-codec.js';
 import { AppError, describeError, isRetriable } from '../errors.js';
@@ -42,6 +42,11 @@ export interface IdempotentConsumerOptions {
   partitionsConsumedConcurrently?: number;
   /** Backoff for transient failures: doubles from `minMs` up to `maxMs`, forever, until stopped. */
   retry?: { minMs?: number; maxMs?: number };
+  /**
+   * How long processed event ids are kept (the cleaner's retention, hours). When given, start() refuses
+   * topics whose records can outlive it (see `dedupeWindowProblems`).
+   */
+  dedupeWindowHours?: number;
   /** Kafka's consumer session timeout (kafkajs' default 30 s): a member silent this long is evicted. */
   sessionTimeoutMs?: number;
   /** The most events of one partition applied in one database transaction (default 100). */
@@ -55,12 +60,39 @@ export interface IdempotentConsumerOptions {
 export type EventOutcome = 'applied' | 'duplicate' | 'skipped' | 'retried' | 'dead-lettered';
 
 const ER_DUP_ENTRY = 1062;
+// Not a named export Node's CommonJS detection finds in kafkajs.
+const { ConfigResourceTypes } = kafkajs;
 
 const text = (headers: IHeaders | undefined, name: string): string | null => {
   const value = headers?.[name];
   const first = Array.isArray(value) ? value[0] : value;
   return first === undefined || first === null ? null : first.toString();
 };
+
+/** A topic's retention as Kafka applies it (ms; -1 = for ever). */
+export interface TopicRetention {
+  topic: string;
+  retentionMs: number;
+  segmentMs: number;
+}
+
+/**
+ * Topics whose records can be delivered again after their ids left processed_events. Kafka deletes whole
+ * segments once their newest record is past retention.ms, so a record lives up to retention.ms +
+ * segment.ms. A group whose committed offsets expired (offsets.retention.minutes) starts again from the
+ * earliest record, so it too replays nothing older than that. Both stay harmless while that sum is
+ * shorter than the dedupe window.
+ */
+export function dedupeWindowProblems(windowHours: number, topics: TopicRetention[]): string[] {
+  const windowMs = windowHours * 3_600_000;
+  return topics
+    .filter(({ retentionMs, segmentMs }) => retentionMs < 0 || retentionMs + segmentMs >= windowMs)
+    .map(({ topic, retentionMs, segmentMs }) =>
+      retentionMs < 0
+        ? `${topic} keeps records for ever (retention.ms -1)`
+        : `${topic} keeps a record up to ${((retentionMs + segmentMs) / 3_600_000).toFixed(1)} h (retention.ms ${retentionMs} + segment.ms ${segmentMs})`,
+    );
+}
 
 /** One message of a chunk and what became of it. */
 interface Item {
@@ -170,9 +202,36 @@ export class IdempotentConsumer {
           waitForLeaders: true,
         });
       }
+      const windowHours = this.options.dedupeWindowHours;
+      if (windowHours !== undefined) {
+        const problems = dedupeWindowProblems(windowHours, await this.retentionOf(admin));
+        if (problems.length > 0) {
+          throw new AppError(
+            'DEDUPE_WINDOW_TOO_SHORT',
+            `records can be redelivered after their ids are forgotten (kafka.dedupeRetentionHours ${windowHours}): ` +
+              `${problems.join('; ')}. Lower the topic's segment.ms or retention.ms, or raise kafka.dedupeRetentionHours.`,
+          );
+        }
+      }
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /** The effective retention.ms and segment.ms of the topics read (topic overrides or broker defaults). */
+  private async retentionOf(admin: Admin): Promise<TopicRetention[]> {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: this.options.topics.map((name) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name,
+        configNames: ['retention.ms', 'segment.ms'],
+      })),
+    });
+    return resources.map(({ resourceName, configEntries }) => {
+      const value = (name: string) => Number(configEntries.find((entry) => entry.configName === name)?.configValue);
+      return { topic: resourceName, retentionMs: value('retention.ms'), segmentMs: value('segment.ms') };
+    });
   }
 
   async stop(): Promise<void> {

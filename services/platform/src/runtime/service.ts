@@ -118,6 +118,7 @@ export async function startService<Extra extends object = object, Settings exten
     partitionsConsumedConcurrently: settings.kafka.partitionsConsumedConcurrently,
     maxBatchEvents: settings.kafka.maxBatchEvents,
     sessionTimeoutMs: settings.kafka.sessionTimeoutMs,
+    dedupeWindowHours: settings.kafka.dedupeRetentionHours,
     retry: settings.kafka.retry,
     handlers: definition.handlers(context),
     onEvent: (event, outcome, durationMs) => {

@@ -229,3 +229,30 @@ test('an event whose handler fails permanently goes to the DLQ and leaves no tra
   t.is(header(message, 'dlq.error.class'), 'permanent');
   t.is(header(message, 'eventType'), 'ProbeRecorded', 'the original headers are kept');
 });
+
+test('a topic whose records can outlive the dedupe window (weekly segments) is refused at start, naming it', async (t) => {
+  const { consumerDb } = await ready;
+  const weekly = `${uniqueName('probe-weekly')}.events`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [{ topic: weekly, numPartitions: 1, configEntries: [{ name: 'segment.ms', value: String(7 * 24 * 3_600_000) }] }],
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+  const { codec } = await probeWriter(aggregateType);
+  const consumer = new IdempotentConsumer({
+    kafka,
+    db: consumerDb,
+    codec,
+    logger,
+    groupId: uniqueName('probe-weekly-group'),
+    topics: [weekly],
+    handlers: {},
+    dedupeWindowHours: 192,
+  });
+  const error = await t.throwsAsync(consumer.start());
+  t.is((error as AppError).code, 'DEDUPE_WINDOW_TOO_SHORT');
+  t.regex(error!.message, new RegExp(`${weekly.replace(/\./g, '\\.')} keeps a record up to 33\\d\\.\\d h`));
+  await consumer.stop();
+});

@@ -14,11 +14,13 @@ import { readBetween, topicEnds, type Offsets } from '../helpers/topics.js';
 // sits above the config service's answer, as an operator's override would.
 const { dbs, orderRows, audit } = databases();
 const DEADLINE_SECONDS = 5;
-const sweeperPort = await freePort();
 const sweeperId = `order-deadline-${randomUUID().slice(0, 6)}`;
-const sweeperUrl = `http://127.0.0.1:${sweeperPort}`;
+// Set in the before hook: AVA wants every test declared before the file's first await.
+let sweeperUrl = '';
 
 test.before(async () => {
+  const sweeperPort = await freePort();
+  sweeperUrl = `http://127.0.0.1:${sweeperPort}`;
   await startExtraInstance('order', sweeperId, sweeperPort, {
     NODE_CONFIG: JSON.stringify({ saga: { deadlineSeconds: DEADLINE_SECONDS, sweepIntervalMs: 500 } }),
   });
