@@ -1,8 +1,6 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,7 +11,7 @@ const stackDir = mkdtempSync(join(tmpdir(), 'supervisor-'));
 process.env.STACK_DIR = stackDir;
 const { settings } = await import('../../src/settings.js');
 const { launch, recordedPid, terminate } = await import('../../src/processes.js');
-const { readRestarts, connectorKey } = await import('../../src/restarts.js');
+const { readRestarts } = await import('../../src/restarts.js');
 const { Supervisor } = await import('../../src/supervisor.js');
 
 test.after.always(() => rmSync(stackDir, { recursive: true, force: true }));
@@ -154,46 +152,4 @@ test.serial('a component whose restarts keep failing is given up on loudly after
   await sleep(300);
   t.is(recordedPid('crashing'), undefined);
   t.is(lines.length, 3, 'no restart after giving up');
-});
-
-test.serial('a FAILED connector task is restarted through the REST API; one that keeps failing is given up on', async (t) => {
-  // A stand-in for Kafka Connect's REST API: one connector whose task fails until restarted, then in
-  // its second part fails whatever happens.
-  let taskState = 'FAILED';
-  let broken = false;
-  const restarts: string[] = [];
-  const server = createServer((request, response) => {
-    if (request.method === 'GET' && request.url === '/connectors?expand=status') {
-      const status = {
-        name: 'order-outbox',
-        connector: { state: 'RUNNING' },
-        tasks: [{ id: 0, state: taskState, trace: taskState === 'FAILED' ? 'java.lang.IllegalStateException: boom\n\tat x' : undefined }],
-      };
-      response.setHeader('content-type', 'application/json');
-      response.end(JSON.stringify({ 'order-outbox': { status } }));
-    } else if (request.method === 'POST' && request.url?.startsWith('/connectors/order-outbox/restart')) {
-      restarts.push(request.url);
-      taskState = broken ? 'FAILED' : 'RUNNING';
-      response.statusCode = 202;
-      response.end('{}');
-    } else {
-      response.statusCode = 404;
-      response.end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => void server.close());
-  const connectUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const lines = supervise(t, [], { connectUrl });
-
-  await until('running again', () => lines.some((line) => line.startsWith('✓ connector order-outbox RUNNING again after')));
-  t.is(lines[0], '✗ connector order-outbox: task 0 FAILED (java.lang.IllegalStateException: boom) — restarting in 0.05s (restart 1)');
-  t.deepEqual(restarts, ['/connectors/order-outbox/restart?includeTasks=true&onlyFailed=true']);
-  t.like(readRestarts(connectorKey('order-outbox')), { restarts: 1, gaveUp: false });
-
-  broken = true;
-  taskState = 'FAILED';
-  await until('giving up', () => lines.some((line) => line.includes('GIVING UP on connector order-outbox')));
-  t.is(restarts.length, 2, 'the second restart was the last the policy allows in a row');
-  t.like(readRestarts(connectorKey('order-outbox')), { restarts: 2, gaveUp: true });
 });
