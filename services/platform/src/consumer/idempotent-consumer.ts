@@ -130,8 +130,8 @@ export function backoffMs(attempt: number, minMs: number, maxMs: number): number
  *   with a savepoint per event: each event is still all or nothing, the batch costs one durable commit,
  *   and its offsets are committed once it is;
  * - a transient failure (deadlock, lock wait, lost connection, read-only server, registry down, any error
- *   not known to be permanent) undoes the chunk, pauses that partition alone and seeks back to its first
- *   unapplied message, to try again after a backoff: the other partitions go on, and the member keeps
+ *   not known to be permanent) undoes the chunk and pauses that partition alone, to fetch it again from
+ *   its first unapplied message after a backoff: the other partitions go on, and the member keeps
  *   heartbeating because no handler call waits out the backoff;
  * - messages that can never be applied (not Avro, unknown schema, missing headers, a handler's permanent
  *   error) go to `<topic>.dlq` with the error in headers, and their neighbours commit.
@@ -258,7 +258,7 @@ export class IdempotentConsumer {
     const key = `${topic}:${partition}`;
     const largest = this.options.maxBatchEvents ?? 100;
     for (let from = 0; from < batch.messages.length; ) {
-      // A seek (ours or a rebalance) makes the rest of this batch stale: the next fetch starts over.
+      // A seek or a rebalance makes the rest of this batch stale: the next fetch starts over.
       if (!isRunning() || isStale() || this.abort.signal.aborted) return;
       const size = this.chunkSizes.get(key) ?? largest;
       const chunk = batch.messages.slice(from, from + size);
@@ -281,9 +281,10 @@ export class IdempotentConsumer {
   }
 
   /**
-   * Pauses the partition and seeks back to `offset`, then resumes it after the backoff. The other
-   * partitions of this instance are fetched meanwhile; kafkajs commits `offset` on the seek, which is
-   * right because everything before it is applied.
+   * Pauses the partition and resumes it after the backoff; the other partitions of this instance are
+   * fetched meanwhile. No seek is needed: kafkajs fetches a partition from its resolved offset, which is
+   * `offset` (everything before it is applied and resolved, nothing after). A seek would also outlive a
+   * rebalance in kafkajs' queue and move the group's offset back when the partition returned, hours later.
    */
   private retryLater(topic: string, partition: number, offset: string, stop: Stop): void {
     if (this.abort.signal.aborted) return; // stopping: leave the offset uncommitted
@@ -301,10 +302,14 @@ export class IdempotentConsumer {
     this.options.onEvent?.(stop.event, 'retried', 0);
     const partitions = [{ topic, partitions: [partition] }];
     this.consumer.pause(partitions);
-    this.consumer.seek({ topic, partition, offset });
     const timer = setTimeout(() => {
       this.resumeTimers.delete(timer);
-      this.consumer.resume(partitions);
+      try {
+        this.consumer.resume(partitions);
+      } catch {
+        // kafkajs crashed and dropped its group meanwhile (it throws "not initialized"); the group it
+        // starts again has nothing paused.
+      }
     }, delayMs);
     this.resumeTimers.add(timer);
   }
