@@ -28,6 +28,15 @@ export interface NewOrder {
   requestHash: string | null;
   /** The authenticated subject that placed it, when it came through the gateway. */
   placedBy: string | null;
+  createdAt: Date;
+}
+
+/** What ends a saga, as the transaction that ends it knows it: enough to finish a waiter's view unread. */
+export interface SagaOutcome {
+  status: 'COMPLETED' | 'CANCELLED';
+  reason?: string;
+  amount: number | null;
+  updatedAt: string;
 }
 
 interface SagaRow {
@@ -54,8 +63,23 @@ const toView = (row: SagaRow): OrderView => ({
   updatedAt: row.updated_at.toISOString(),
 });
 
-/** Step 1's rows: order, lines, PENDING payment and the PENDING saga record. */
+/**
+ * Step 1's rows: the PENDING saga record first (its unique Idempotency-Key is the likeliest refusal, so a
+ * retried request fails before writing anything else), then order, lines and PENDING payment. The saga's
+ * times are this instance's clock, so the view it answers with is what a later GET reads.
+ */
 export async function insertOrder(trx: Knex.Transaction, order: NewOrder): Promise<void> {
+  await trx('sagas').insert({
+    order_id: order.id,
+    user_id: order.userId,
+    status: 'PENDING',
+    items: JSON.stringify(order.items),
+    idempotency_key: order.idempotencyKey,
+    request_hash: order.requestHash,
+    placed_by: order.placedBy,
+    created_at: order.createdAt,
+    updated_at: order.createdAt,
+  });
   await trx('orders').insert({ id: order.id, user_id: order.userId, status: 'PENDING' });
   await trx('order_lines').insert(
     order.items.map((item, index) => ({
@@ -66,15 +90,6 @@ export async function insertOrder(trx: Knex.Transaction, order: NewOrder): Promi
     })),
   );
   await trx('payments').insert({ id: order.paymentId, order_id: order.id, status: 'PENDING' });
-  await trx('sagas').insert({
-    order_id: order.id,
-    user_id: order.userId,
-    status: 'PENDING',
-    items: JSON.stringify(order.items),
-    idempotency_key: order.idempotencyKey,
-    request_hash: order.requestHash,
-    placed_by: order.placedBy,
-  });
 }
 
 /** An order as GET shows it, with who placed it (not shown, but it decides who may read it). */
@@ -97,12 +112,16 @@ export async function lockSaga(trx: Knex.Transaction, orderId: string): Promise<
   return row ? { status: row.status as SagaStatus, createdAt: row.created_at as Date } : undefined;
 }
 
-/** Step 4: order and payment COMPLETED with the priced amount. */
-export async function markCompleted(trx: Knex.Transaction, orderId: string, amount: number): Promise<void> {
-  const now = trx.fn.now(6);
-  await trx('orders').where({ id: orderId }).update({ status: 'COMPLETED', amount, updated_at: now });
-  await trx('payments').where({ order_id: orderId }).update({ status: 'COMPLETED', amount, updated_at: now });
-  await trx('sagas').where({ order_id: orderId }).update({ status: 'COMPLETED', amount, updated_at: now, finished_at: now });
+/** Step 4: order, payment and saga COMPLETED with the priced amount, in one statement. */
+export async function markCompleted(trx: Knex.Transaction, orderId: string, amount: number, at: Date): Promise<void> {
+  await trx.raw(
+    `UPDATE orders o JOIN payments p ON p.order_id = o.id JOIN sagas s ON s.order_id = o.id
+        SET o.status = 'COMPLETED', o.amount = ?, o.updated_at = ?,
+            p.status = 'COMPLETED', p.amount = ?, p.updated_at = ?,
+            s.status = 'COMPLETED', s.amount = ?, s.updated_at = ?, s.finished_at = ?
+      WHERE o.id = ?`,
+    [amount, at, amount, at, amount, at, at, orderId],
+  );
 }
 
 /** C1 / C3 / the deadline: the order, its lines and its payment are deleted; the saga record keeps the outcome. */
@@ -111,19 +130,19 @@ export async function deleteOrderAndRecordCancellation(
   orderId: string,
   reason: string,
   amount: number | null,
+  at: Date,
 ): Promise<void> {
   await trx('payments').where({ order_id: orderId }).delete();
   await trx('order_lines').where({ order_id: orderId }).delete();
   await trx('orders').where({ id: orderId }).delete();
-  const now = trx.fn.now(6);
-  await trx('sagas').where({ order_id: orderId }).update({ status: 'CANCELLED', reason, amount, updated_at: now, finished_at: now });
+  await trx('sagas').where({ order_id: orderId }).update({ status: 'CANCELLED', reason, amount, updated_at: at, finished_at: at });
 }
 
 /** A PENDING saga past its deadline, locked by the sweep that found it. */
 export interface ExpiredSaga {
   orderId: string;
   userId: string;
-  /** By the database's clock, which also wrote `created_at`. */
+  /** By the database's clock against `created_at` (written by the placing instance's clock). */
   ageSeconds: number;
 }
 
@@ -131,7 +150,8 @@ export interface ExpiredSaga {
  * Up to `limit` PENDING sagas created more than `deadlineSeconds` ago, oldest first, locked. Rows another
  * transaction holds (a step finishing that saga right now, another instance's sweep) are skipped, not
  * waited for: that transaction decides them, and the status check of whoever comes next sees its outcome.
- * The database's clock decides, as it wrote `created_at`: every instance agrees whatever its own clock says.
+ * The database's clock decides against `created_at`, which the placing instance's clock wrote: with clocks
+ * kept in step (NTP), they differ by far less than any deadline worth setting.
  */
 export async function lockExpiredSagas(trx: Knex.Transaction, deadlineSeconds: number, limit: number): Promise<ExpiredSaga[]> {
   const rows = (await trx('sagas')

@@ -1,6 +1,6 @@
 import type { OutboxWriter } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
-import { deleteOrderAndRecordCancellation, lockSaga, markCompleted } from '../data/order-repository.js';
+import { deleteOrderAndRecordCancellation, lockSaga, markCompleted, type SagaOutcome } from '../data/order-repository.js';
 
 export interface Finish {
   orderId: string;
@@ -8,40 +8,48 @@ export interface Finish {
   traceparent: string | null;
 }
 
+/** A saga this transaction ends: when it started, and how it ended. */
+export interface Finished {
+  startedAt: Date;
+  outcome: SagaOutcome;
+}
+
 /**
- * Step 4: order and payment COMPLETED, OrderCompleted published. Returns the saga's start time when
- * it was PENDING (so the outcome is new), or undefined when the saga had ended already.
+ * Step 4: order and payment COMPLETED, OrderCompleted published. Returns the saga's start and outcome
+ * when it was PENDING (so the outcome is new), or undefined when the saga had ended already.
  */
 export async function completeOrder(
   trx: Knex.Transaction,
   outbox: OutboxWriter,
   finish: Finish & { amount: number },
-): Promise<Date | undefined> {
+): Promise<Finished | undefined> {
   const saga = await lockSaga(trx, finish.orderId);
   if (saga?.status !== 'PENDING') return undefined;
-  await markCompleted(trx, finish.orderId, finish.amount);
+  const at = new Date();
+  await markCompleted(trx, finish.orderId, finish.amount, at);
   await outbox.write(trx, {
     type: 'OrderCompleted',
     aggregateId: finish.orderId,
     payload: { orderId: finish.orderId, userId: finish.userId, amount: finish.amount, occurredAt: Date.now() },
     traceparent: finish.traceparent,
   });
-  return saga.createdAt;
+  return { startedAt: saga.createdAt, outcome: { status: 'COMPLETED', amount: finish.amount, updatedAt: at.toISOString() } };
 }
 
 /**
  * C1 / C3, and the deadline (SAGA_TIMEOUT): delete order, lines and payment, record CANCELLED with the reason,
- * publish OrderCancelled. Returns the saga's start time when it was PENDING, or undefined when it had ended
- * already: a late event of an ended saga changes nothing.
+ * publish OrderCancelled. Returns the saga's start and outcome when it was PENDING, or undefined when it had
+ * ended already: a late event of an ended saga changes nothing.
  */
 export async function cancelOrder(
   trx: Knex.Transaction,
   outbox: OutboxWriter,
   finish: Finish & { reason: string; amount: number | null },
-): Promise<Date | undefined> {
+): Promise<Finished | undefined> {
   const saga = await lockSaga(trx, finish.orderId);
   if (saga?.status !== 'PENDING') return undefined;
-  await deleteOrderAndRecordCancellation(trx, finish.orderId, finish.reason, finish.amount);
+  const at = new Date();
+  await deleteOrderAndRecordCancellation(trx, finish.orderId, finish.reason, finish.amount, at);
   await outbox.write(trx, {
     type: 'OrderCancelled',
     aggregateId: finish.orderId,
@@ -54,5 +62,8 @@ export async function cancelOrder(
     },
     traceparent: finish.traceparent,
   });
-  return saga.createdAt;
+  return {
+    startedAt: saga.createdAt,
+    outcome: { status: 'CANCELLED', reason: finish.reason, amount: finish.amount, updatedAt: at.toISOString() },
+  };
 }

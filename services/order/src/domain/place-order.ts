@@ -34,7 +34,7 @@ function replay(existing: { view: OrderView; requestHash: string | null }, hash:
 /**
  * Saga step 1: the order, its lines, a PENDING payment, the PENDING saga record and OrderCreated,
  * in one transaction. With an Idempotency-Key already used for the same order, the existing order is
- * returned and nothing is written. `created` says which of the two happened.
+ * returned and nothing is kept. `created` says which of the two happened.
  */
 export async function placeOrder(
   db: Knex,
@@ -43,15 +43,20 @@ export async function placeOrder(
 ): Promise<{ view: OrderView; created: boolean }> {
   const key = order.idempotencyKey ?? null;
   const hash = key ? requestHash(order) : null;
-  if (key) {
-    const existing = await findByIdempotencyKey(db, key);
-    if (existing) return { view: replay(existing, hash!), created: false };
-  }
   const id = randomUUID();
   const createdAt = new Date();
   try {
     await db.transaction(async (trx) => {
-      await insertOrder(trx, { id, userId: order.userId, items: order.items, paymentId: randomUUID(), idempotencyKey: key, requestHash: hash, placedBy: order.placedBy ?? null });
+      await insertOrder(trx, {
+        id,
+        userId: order.userId,
+        items: order.items,
+        paymentId: randomUUID(),
+        idempotencyKey: key,
+        requestHash: hash,
+        placedBy: order.placedBy ?? null,
+        createdAt,
+      });
       await outbox.write(trx, {
         type: 'OrderCreated',
         aggregateId: id,
@@ -60,7 +65,8 @@ export async function placeOrder(
       });
     });
   } catch (error) {
-    // The same key sent twice at once: the other request won the unique index; answer with its order.
+    // A key used before (a retry, or the same request twice at once) fails on its unique index, which
+    // answers in the same round trip a look-up first would have cost: reply with that order.
     if (key && (error as { errno?: number }).errno === ER_DUP_ENTRY) {
       const existing = await findByIdempotencyKey(db, key);
       if (existing) return { view: replay(existing, hash!), created: false };

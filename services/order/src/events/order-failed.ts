@@ -11,11 +11,11 @@ export function onOrderFailed(context: OrderContext): EventHandler {
   return async (event, trx) => {
     const failure = event.payload as StockReservationFailed | StockReleased;
     const amount = 'amount' in failure ? failure.amount : null;
-    const startedAt = await cancelOrder(trx, outbox, { ...failure, amount, traceparent: event.traceparent });
-    if (!startedAt) {
+    const finished = await cancelOrder(trx, outbox, { ...failure, amount, traceparent: event.traceparent });
+    if (!finished) {
       logger.warn({ orderId: failure.orderId, eventId: event.eventId, type: event.eventType }, 'saga already finished; event ignored');
       return;
     }
-    reportAfterCommit(context, trx, failure.orderId, 'CANCELLED', failure.reason, startedAt);
+    reportAfterCommit(context, trx, failure.orderId, finished);
   };
 }

@@ -7,11 +7,11 @@ export function onPointsDeducted(context: OrderContext): EventHandler {
   const { outbox, logger } = context;
   return async (event, trx) => {
     const deducted = event.payload as PointsDeducted;
-    const startedAt = await completeOrder(trx, outbox, { ...deducted, traceparent: event.traceparent });
-    if (!startedAt) {
+    const finished = await completeOrder(trx, outbox, { ...deducted, traceparent: event.traceparent });
+    if (!finished) {
       logger.warn({ orderId: deducted.orderId, eventId: event.eventId }, 'saga already finished; PointsDeducted ignored');
       return;
     }
-    reportAfterCommit(context, trx, deducted.orderId, 'COMPLETED', 'NONE', startedAt);
+    reportAfterCommit(context, trx, deducted.orderId, finished);
   };
 }

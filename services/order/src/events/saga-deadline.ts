@@ -24,9 +24,9 @@ export async function cancelExpiredSagas(
   const cancelled: ExpiredSaga[] = [];
   for (const saga of expired) {
     const reason = Reasons.SAGA_TIMEOUT;
-    const startedAt = await cancelOrder(trx, outbox, { orderId: saga.orderId, userId: saga.userId, reason, amount: null, traceparent: null });
-    if (!startedAt) continue;
-    reportAfterCommit(reporting, trx, saga.orderId, 'CANCELLED', reason, startedAt);
+    const finished = await cancelOrder(trx, outbox, { orderId: saga.orderId, userId: saga.userId, reason, amount: null, traceparent: null });
+    if (!finished) continue;
+    reportAfterCommit(reporting, trx, saga.orderId, finished);
     cancelled.push(saga);
   }
   return { found: expired.length, cancelled };

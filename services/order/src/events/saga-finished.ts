@@ -1,5 +1,6 @@
 import type { ServiceContext } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
+import type { Finished } from '../domain/finish-order.js';
 import type { SagaMetrics } from '../domain/saga-metrics.js';
 import type { SagaOutcomes } from '../domain/saga-outcomes.js';
 
@@ -11,17 +12,12 @@ export interface OutcomeReporting {
 
 export type OrderContext = ServiceContext & OutcomeReporting;
 
-export function reportAfterCommit(
-  { outcomes, sagaMetrics }: OutcomeReporting,
-  trx: Knex.Transaction,
-  orderId: string,
-  status: 'COMPLETED' | 'CANCELLED',
-  reason: string,
-  startedAt: Date,
-): void {
-  outcomes.announceAfterCommit(trx, orderId);
+/** Once `trx` commits: the outcome to whoever waits for it here, and to the saga metrics. */
+export function reportAfterCommit({ outcomes, sagaMetrics }: OutcomeReporting, trx: Knex.Transaction, orderId: string, finished: Finished): void {
+  const { startedAt, outcome } = finished;
+  outcomes.announceAfterCommit(trx, orderId, outcome);
   trx.executionPromise.then(
-    () => sagaMetrics.record(status, reason, startedAt),
+    () => sagaMetrics.record(outcome.status, outcome.reason ?? 'NONE', startedAt),
     () => undefined,
   );
 }

@@ -73,7 +73,7 @@ export function orderRoutes(maxWaitSeconds: () => number) {
       // Stop waiting (and polling for it) as soon as the client hangs up.
       const clientGone = new AbortController();
       res.on('close', () => clientGone.abort());
-      const final = wait ? ((await outcomes.waitForOutcome(view.id, wait * 1000, clientGone.signal)) ?? view) : view;
+      const final = wait ? await outcomes.waitForOutcome(view, wait * 1000, clientGone.signal) : view;
       sendOutcome(res, final, wait);
     });
 

@@ -59,10 +59,22 @@ export async function lockProducts(trx: Knex.Transaction, ids: string[]): Promis
   return new Map(rows.map((row) => [row.id, toProduct(row)]));
 }
 
-export async function changeStock(trx: Knex.Transaction, productId: string, delta: number): Promise<void> {
+/**
+ * Adds each line's `delta` (negative to take stock) in one statement. InnoDB locks the rows in primary-key
+ * order as it scans `id IN (…)`, the order `lockProducts` uses, so it cannot deadlock against it.
+ */
+export async function changeStock(trx: Knex.Transaction, changes: Array<{ productId: string; delta: number }>): Promise<void> {
+  if (changes.length === 0) return;
+  const cases = changes.map(() => 'WHEN ? THEN ?').join(' ');
   await trx('products')
-    .where({ id: productId })
-    .update({ stock: trx.raw('stock + ?', [delta]), updated_at: trx.fn.now(6) });
+    .whereIn(
+      'id',
+      changes.map((change) => change.productId),
+    )
+    .update({
+      stock: trx.raw(`stock + CASE id ${cases} END`, changes.flatMap((change) => [change.productId, change.delta])),
+      updated_at: trx.fn.now(6),
+    });
 }
 
 /**
@@ -84,11 +96,6 @@ export async function recordReservation(trx: Knex.Transaction, reservation: Rese
     );
   }
   return true;
-}
-
-/** Whether a decision is recorded for the order. A plain read, the cheap answer to a replay; in a race, `recordReservation` decides. */
-export async function hasReservation(trx: Knex.Transaction, orderId: string): Promise<boolean> {
-  return (await trx('reservations').where({ order_id: orderId }).first('order_id')) !== undefined;
 }
 
 /** The reservation of an order, locked for update, with its lines. */

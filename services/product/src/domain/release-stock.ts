@@ -10,9 +10,7 @@ import { changeStock, lockReservation, markReleased, recordReservation, type Res
 export async function releaseStock(trx: Knex.Transaction, orderId: string): Promise<Reservation | undefined> {
   const reservation = await lockReservation(trx, orderId);
   if (reservation?.status !== 'RESERVED') return undefined;
-  for (const line of [...reservation.lines].sort((a, b) => a.productId.localeCompare(b.productId))) {
-    await changeStock(trx, line.productId, line.quantity);
-  }
+  await changeStock(trx, reservation.lines.map((line) => ({ productId: line.productId, delta: line.quantity })));
   await markReleased(trx, orderId);
   return reservation;
 }

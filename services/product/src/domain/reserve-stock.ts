@@ -2,7 +2,6 @@ import { Reasons, type OrderCreated, type Reason } from '@cdc-outbox-saga/platfo
 import type { Knex } from 'knex';
 import {
   changeStock,
-  hasReservation,
   lockProducts,
   recordReservation,
   type Product,
@@ -54,11 +53,9 @@ export function reservationRecord(order: Pick<OrderCreated, 'orderId' | 'userId'
  */
 export async function reserveStock(trx: Knex.Transaction, order: OrderCreated): Promise<ReservationDecision | undefined> {
   const products = await lockProducts(trx, [...new Set(order.items.map((item) => item.productId))]);
-  if (await hasReservation(trx, order.orderId)) return undefined;
   const decision = decideReservation(order.items, products);
+  // The order's primary key answers a replay (or a cancellation recorded first): no read needed before.
   if (!(await recordReservation(trx, reservationRecord(order, decision)))) return undefined;
-  if (decision.reserved) {
-    for (const line of decision.lines) await changeStock(trx, line.productId, -line.quantity);
-  }
+  if (decision.reserved) await changeStock(trx, decision.lines.map((line) => ({ productId: line.productId, delta: -line.quantity })));
   return decision;
 }

@@ -44,11 +44,6 @@ export async function lockUser(trx: Knex.Transaction, id: string): Promise<User 
   return row ? toUser(row) : undefined;
 }
 
-/** Whether a decision is recorded for the order. A plain read, the cheap answer to a replay; in a race, `recordDeduction` decides. */
-export async function hasDeduction(trx: Knex.Transaction, orderId: string): Promise<boolean> {
-  return (await trx('point_deductions').where({ order_id: orderId }).first('order_id')) !== undefined;
-}
-
 /**
  * Records the decision for an order; false, and nothing written, when the order has a row already. The
  * primary key decides: a row another transaction committed meanwhile makes the insert fail as a

@@ -2,7 +2,6 @@ import { Reasons, type OrderCancelled, type Reason, type StockReserved } from '@
 import type { Knex } from 'knex';
 import {
   changePoints,
-  hasDeduction,
   lockDeduction,
   lockUser,
   markRefunded,
@@ -34,8 +33,8 @@ export function deductionRecord(stock: Pick<StockReserved, 'orderId' | 'userId' 
  */
 export async function deductPoints(trx: Knex.Transaction, stock: StockReserved): Promise<DeductionDecision | undefined> {
   const user = await lockUser(trx, stock.userId);
-  if (await hasDeduction(trx, stock.orderId)) return undefined;
   const decision = decideDeduction(user, stock.amount);
+  // The order's primary key answers a replay (or a cancellation recorded first): no read needed before.
   if (!(await recordDeduction(trx, deductionRecord(stock, decision)))) return undefined;
   if (decision.deducted) await changePoints(trx, stock.userId, -stock.amount);
   return decision;
