@@ -1,3 +1,4 @@
+import type { Statement } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 
 export type SagaStatus = 'PENDING' | 'COMPLETED' | 'CANCELLED';
@@ -64,32 +65,34 @@ const toView = (row: SagaRow): OrderView => ({
 });
 
 /**
- * Step 1's rows: the PENDING saga record first (its unique Idempotency-Key is the likeliest refusal, so a
- * retried request fails before writing anything else), then order, lines and PENDING payment. The saga's
- * times are this instance's clock, so the view it answers with is what a later GET reads.
+ * Step 1's rows: the PENDING saga record first (its unique Idempotency-Key is the likeliest refusal, and
+ * sent together the server runs nothing after a refused statement), then order, lines and PENDING payment.
+ * The saga's times are this instance's clock, so the view it answers with is what a later GET reads.
  */
-export async function insertOrder(trx: Knex.Transaction, order: NewOrder): Promise<void> {
-  await trx('sagas').insert({
-    order_id: order.id,
-    user_id: order.userId,
-    status: 'PENDING',
-    items: JSON.stringify(order.items),
-    idempotency_key: order.idempotencyKey,
-    request_hash: order.requestHash,
-    placed_by: order.placedBy,
-    created_at: order.createdAt,
-    updated_at: order.createdAt,
-  });
-  await trx('orders').insert({ id: order.id, user_id: order.userId, status: 'PENDING' });
-  await trx('order_lines').insert(
-    order.items.map((item, index) => ({
+export function orderStatements(trx: Knex.Transaction, order: NewOrder): Statement[] {
+  return [
+    trx('sagas').insert({
       order_id: order.id,
-      line_no: index + 1,
-      product_id: item.productId,
-      quantity: item.quantity,
-    })),
-  );
-  await trx('payments').insert({ id: order.paymentId, order_id: order.id, status: 'PENDING' });
+      user_id: order.userId,
+      status: 'PENDING',
+      items: JSON.stringify(order.items),
+      idempotency_key: order.idempotencyKey,
+      request_hash: order.requestHash,
+      placed_by: order.placedBy,
+      created_at: order.createdAt,
+      updated_at: order.createdAt,
+    }),
+    trx('orders').insert({ id: order.id, user_id: order.userId, status: 'PENDING' }),
+    trx('order_lines').insert(
+      order.items.map((item, index) => ({
+        order_id: order.id,
+        line_no: index + 1,
+        product_id: item.productId,
+        quantity: item.quantity,
+      })),
+    ),
+    trx('payments').insert({ id: order.paymentId, order_id: order.id, status: 'PENDING' }),
+  ];
 }
 
 /** An order as GET shows it, with who placed it (not shown, but it decides who may read it). */
@@ -113,8 +116,8 @@ export async function lockSaga(trx: Knex.Transaction, orderId: string): Promise<
 }
 
 /** Step 4: order, payment and saga COMPLETED with the priced amount, in one statement. */
-export async function markCompleted(trx: Knex.Transaction, orderId: string, amount: number, at: Date): Promise<void> {
-  await trx.raw(
+export function markCompleted(trx: Knex.Transaction, orderId: string, amount: number, at: Date): Statement {
+  return trx.raw(
     `UPDATE orders o JOIN payments p ON p.order_id = o.id JOIN sagas s ON s.order_id = o.id
         SET o.status = 'COMPLETED', o.amount = ?, o.updated_at = ?,
             p.status = 'COMPLETED', p.amount = ?, p.updated_at = ?,
@@ -125,17 +128,19 @@ export async function markCompleted(trx: Knex.Transaction, orderId: string, amou
 }
 
 /** C1 / C3 / the deadline: the order, its lines and its payment are deleted; the saga record keeps the outcome. */
-export async function deleteOrderAndRecordCancellation(
+export function cancellationStatements(
   trx: Knex.Transaction,
   orderId: string,
   reason: string,
   amount: number | null,
   at: Date,
-): Promise<void> {
-  await trx('payments').where({ order_id: orderId }).delete();
-  await trx('order_lines').where({ order_id: orderId }).delete();
-  await trx('orders').where({ id: orderId }).delete();
-  await trx('sagas').where({ order_id: orderId }).update({ status: 'CANCELLED', reason, amount, updated_at: at, finished_at: at });
+): Statement[] {
+  return [
+    trx('payments').where({ order_id: orderId }).delete(),
+    trx('order_lines').where({ order_id: orderId }).delete(),
+    trx('orders').where({ id: orderId }).delete(),
+    trx('sagas').where({ order_id: orderId }).update({ status: 'CANCELLED', reason, amount, updated_at: at, finished_at: at }),
+  ];
 }
 
 /** A PENDING saga past its deadline, locked by the sweep that found it. */

@@ -1,6 +1,6 @@
 import type { OutboxWriter } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
-import { deleteOrderAndRecordCancellation, lockSaga, markCompleted, type SagaOutcome } from '../data/order-repository.js';
+import { cancellationStatements, lockSaga, markCompleted, type SagaOutcome } from '../data/order-repository.js';
 
 export interface Finish {
   orderId: string;
@@ -26,13 +26,16 @@ export async function completeOrder(
   const saga = await lockSaga(trx, finish.orderId);
   if (saga?.status !== 'PENDING') return undefined;
   const at = new Date();
-  await markCompleted(trx, finish.orderId, finish.amount, at);
-  await outbox.write(trx, {
-    type: 'OrderCompleted',
-    aggregateId: finish.orderId,
-    payload: { orderId: finish.orderId, userId: finish.userId, amount: finish.amount, occurredAt: Date.now() },
-    traceparent: finish.traceparent,
-  });
+  await outbox.write(
+    trx,
+    {
+      type: 'OrderCompleted',
+      aggregateId: finish.orderId,
+      payload: { orderId: finish.orderId, userId: finish.userId, amount: finish.amount, occurredAt: Date.now() },
+      traceparent: finish.traceparent,
+    },
+    [markCompleted(trx, finish.orderId, finish.amount, at)],
+  );
   return { startedAt: saga.createdAt, outcome: { status: 'COMPLETED', amount: finish.amount, updatedAt: at.toISOString() } };
 }
 
@@ -49,19 +52,16 @@ export async function cancelOrder(
   const saga = await lockSaga(trx, finish.orderId);
   if (saga?.status !== 'PENDING') return undefined;
   const at = new Date();
-  await deleteOrderAndRecordCancellation(trx, finish.orderId, finish.reason, finish.amount, at);
-  await outbox.write(trx, {
-    type: 'OrderCancelled',
-    aggregateId: finish.orderId,
-    payload: {
-      orderId: finish.orderId,
-      userId: finish.userId,
-      reason: finish.reason,
-      amount: finish.amount,
-      occurredAt: Date.now(),
+  await outbox.write(
+    trx,
+    {
+      type: 'OrderCancelled',
+      aggregateId: finish.orderId,
+      payload: { orderId: finish.orderId, userId: finish.userId, reason: finish.reason, amount: finish.amount, occurredAt: Date.now() },
+      traceparent: finish.traceparent,
     },
-    traceparent: finish.traceparent,
-  });
+    cancellationStatements(trx, finish.orderId, finish.reason, finish.amount, at),
+  );
   return {
     startedAt: saga.createdAt,
     outcome: { status: 'CANCELLED', reason: finish.reason, amount: finish.amount, updatedAt: at.toISOString() },

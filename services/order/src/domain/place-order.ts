@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError, type OutboxWriter } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
-import { findByIdempotencyKey, insertOrder, type OrderLine, type OrderView } from '../data/order-repository.js';
+import { findByIdempotencyKey, orderStatements, type OrderLine, type OrderView } from '../data/order-repository.js';
 
 export interface PlaceOrder {
   userId: string;
@@ -47,7 +47,7 @@ export async function placeOrder(
   const createdAt = new Date();
   try {
     await db.transaction(async (trx) => {
-      await insertOrder(trx, {
+      const rows = orderStatements(trx, {
         id,
         userId: order.userId,
         items: order.items,
@@ -57,12 +57,12 @@ export async function placeOrder(
         placedBy: order.placedBy ?? null,
         createdAt,
       });
-      await outbox.write(trx, {
-        type: 'OrderCreated',
-        aggregateId: id,
-        payload: { orderId: id, userId: order.userId, items: order.items, occurredAt: Date.now() },
-        traceparent: order.traceparent,
-      });
+      // The rows and the outbox row in one round trip.
+      await outbox.write(
+        trx,
+        { type: 'OrderCreated', aggregateId: id, payload: { orderId: id, userId: order.userId, items: order.items, occurredAt: Date.now() }, traceparent: order.traceparent },
+        rows,
+      );
     });
   } catch (error) {
     // A key used before (a retry, or the same request twice at once) fails on its unique index, which

@@ -1,6 +1,7 @@
 import kafkajs, { Partitioners, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { EventCodec } from '../avro/event-codec.js';
+import { inOneTrip } from '../data/one-trip.js';
 import { AppError, describeError, isRetriable } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -383,10 +384,19 @@ export class IdempotentConsumer {
   private async applyOne(trx: Knex.Transaction, item: Item): Promise<void> {
     const started = performance.now();
     const event = item.event!;
-    // One name for all: a savepoint replaces an older one of the same name, so none needs releasing.
-    await trx.raw('SAVEPOINT event');
+    let recorded: boolean;
     try {
-      item.outcome = (await this.recordOnce(trx, event)) ? (await item.handler!(event, trx), 'applied') : 'duplicate';
+      recorded = await this.recordOnce(trx, event);
+    } catch (error) {
+      // Whether this event's savepoint was set is unknown here, so nothing can be undone for this event
+      // alone: the chunk is undone and tried again (an id that cannot be recorded is never a fault of
+      // the event; the id and type were checked when it was decoded).
+      item.failed = true;
+      item.ms = performance.now() - started;
+      throw error;
+    }
+    try {
+      item.outcome = recorded ? (await item.handler!(event, trx), 'applied') : 'duplicate';
     } catch (error) {
       if (isRetriable(error)) {
         item.failed = true;
@@ -401,18 +411,23 @@ export class IdempotentConsumer {
   }
 
   /**
-   * Inserts the event id; false when it is there already. Inserting first takes the id's row lock: a
-   * second instance handling the same event at the same time waits here, then fails on the committed
-   * key instead of applying the event twice. (Not INSERT … ON DUPLICATE KEY: mysql2 connects with
-   * CLIENT_FOUND_ROWS, so affectedRows cannot tell a duplicate from a new row.)
+   * Sets the event's savepoint and inserts the event id, in one round trip; false when the id is there
+   * already. Inserting first takes the id's row lock: a second instance handling the same event at the
+   * same time waits here, then fails on the committed key instead of applying the event twice. (Not
+   * INSERT … ON DUPLICATE KEY: mysql2 connects with CLIENT_FOUND_ROWS, so affectedRows cannot tell a
+   * duplicate from a new row.) One savepoint name for all: a savepoint replaces an older one of the same
+   * name, so none needs releasing.
    */
   private async recordOnce(trx: Knex.Transaction, event: ConsumedEvent): Promise<boolean> {
     try {
-      await trx('processed_events').insert({
-        consumer_group: this.options.groupId,
-        event_id: event.eventId,
-        event_type: event.eventType,
-      });
+      await inOneTrip(trx, [
+        trx.raw('SAVEPOINT event'),
+        trx('processed_events').insert({
+          consumer_group: this.options.groupId,
+          event_id: event.eventId,
+          event_type: event.eventType,
+        }),
+      ]);
       return true;
     } catch (error) {
       if ((error as { errno?: number }).errno === ER_DUP_ENTRY) return false;
@@ -448,6 +463,9 @@ export class IdempotentConsumer {
     if (!eventId || !eventType) {
       throw new AppError('MISSING_HEADER', `message has no ${eventId ? 'eventType' : 'eventId'} header`);
     }
+    // What processed_events can hold (event_id VARCHAR(64)): an id it cannot record is refused here, as
+    // the event's own fault, and never reaches the insert.
+    if (eventId.length > 64) throw new AppError('INVALID_HEADER', `eventId header is ${eventId.length} characters, over 64`);
     const { payload } = await this.options.codec.decode(message.value);
     return {
       eventId,

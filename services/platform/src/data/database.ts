@@ -31,6 +31,9 @@ export function createDatabase(settings: DatabaseSettings): Knex {
       // DATETIME values are UTC throughout; never let the driver shift them to the machine's zone.
       timezone: 'Z',
       supportBigNumbers: true,
+      // inOneTrip() sends a step's statements together. Safe only because no SQL is ever built from
+      // input: every value is a binding the driver escapes.
+      multipleStatements: true,
     },
     pool: {
       ...(settings.pool ?? { min: 0, max: 10 }),

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { EventCodec } from '../avro/event-codec.js';
 import type { EventSchema } from '../avro/event-schemas.js';
 import { AppError } from '../errors.js';
+import { inOneTrip, type Statement } from '../data/one-trip.js';
 import { childTraceparent } from '../trace-context.js';
 
 /** An event to publish, written by the service in the same transaction as its business rows. */
@@ -55,8 +56,12 @@ export class OutboxWriter {
     this.maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   }
 
-  /** Encodes the event as Avro and inserts its outbox row in `trx`. Returns the event id. */
-  async write(trx: Knex.Transaction, event: OutboxEvent): Promise<string> {
+  /**
+   * Encodes the event as Avro and inserts its outbox row in `trx`. Returns the event id. `alongside` are
+   * the step's own writes, sent before the outbox row in the same round trip (see inOneTrip): if one of
+   * them fails, its error is thrown and neither the statements after it nor the outbox row were run.
+   */
+  async write(trx: Knex.Transaction, event: OutboxEvent, alongside: Statement[] = []): Promise<string> {
     if (!trx.isTransaction) {
       throw new AppError('NOT_IN_TRANSACTION', 'outbox rows must be written inside the business transaction');
     }
@@ -72,7 +77,7 @@ export class OutboxWriter {
         { status: 422 },
       );
     }
-    await trx('outbox').insert({
+    const insert = trx('outbox').insert({
       id,
       aggregatetype: schema.aggregateType,
       aggregateid: event.aggregateId,
@@ -80,7 +85,7 @@ export class OutboxWriter {
       payload,
       traceparent: childTraceparent(event.traceparent),
     });
-    if (this.deleteAfterInsert) await trx('outbox').where({ id }).delete();
+    await inOneTrip(trx, [...alongside, insert, ...(this.deleteAfterInsert ? [trx('outbox').where({ id }).delete()] : [])]);
     return id;
   }
 }

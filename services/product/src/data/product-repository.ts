@@ -1,3 +1,4 @@
+import { inOneTrip, type Statement } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 
 export interface Product {
@@ -60,42 +61,60 @@ export async function lockProducts(trx: Knex.Transaction, ids: string[]): Promis
 }
 
 /**
- * Adds each line's `delta` (negative to take stock) in one statement. InnoDB locks the rows in primary-key
- * order as it scans `id IN (…)`, the order `lockProducts` uses, so it cannot deadlock against it.
+ * The statement that adds each line's `delta` (negative to take stock), for all lines at once. InnoDB locks
+ * the rows in primary-key order as it scans `id IN (…)`, the order `lockProducts` uses, so it cannot
+ * deadlock against it.
  */
-export async function changeStock(trx: Knex.Transaction, changes: Array<{ productId: string; delta: number }>): Promise<void> {
-  if (changes.length === 0) return;
+export function changeStock(trx: Knex.Transaction, changes: Array<{ productId: string; delta: number }>): Statement[] {
+  if (changes.length === 0) return [];
   const cases = changes.map(() => 'WHEN ? THEN ?').join(' ');
-  await trx('products')
-    .whereIn(
-      'id',
-      changes.map((change) => change.productId),
-    )
-    .update({
-      stock: trx.raw(`stock + CASE id ${cases} END`, changes.flatMap((change) => [change.productId, change.delta])),
-      updated_at: trx.fn.now(6),
-    });
+  return [
+    trx('products')
+      .whereIn(
+        'id',
+        changes.map((change) => change.productId),
+      )
+      .update({
+        stock: trx.raw(`stock + CASE id ${cases} END`, changes.flatMap((change) => [change.productId, change.delta])),
+        updated_at: trx.fn.now(6),
+      }),
+  ];
 }
+
+/**
+ * The statements that record the decision for an order, with its lines. The first is the insert of the
+ * order's row, whose primary key refuses a second decision (ER_DUP_ENTRY, see `isDuplicate`).
+ */
+export function reservationStatements(trx: Knex.Transaction, reservation: Reservation): Statement[] {
+  const { orderId, userId, amount, status, reason, productId, lines } = reservation;
+  return [
+    trx('reservations').insert({ order_id: orderId, user_id: userId, amount, status, reason, product_id: productId }),
+    ...(lines.length > 0
+      ? [
+          trx('reservation_lines').insert(
+            lines.map((line) => ({ order_id: orderId, product_id: line.productId, quantity: line.quantity, unit_price: line.unitPrice })),
+          ),
+        ]
+      : []),
+  ];
+}
+
+/** Whether an insert failed because its key is taken. */
+export const isDuplicate = (error: unknown): boolean => (error as { errno?: number }).errno === ER_DUP_ENTRY;
 
 /**
  * Records the decision for an order, with its lines; false, and nothing written, when the order has a
  * row already. The primary key decides: a row another transaction committed meanwhile (an OrderCancelled
- * racing this OrderCreated) makes the insert fail as a duplicate, which only undoes this statement.
+ * racing this OrderCreated) makes the insert fail as a duplicate, which only undoes that statement.
  */
 export async function recordReservation(trx: Knex.Transaction, reservation: Reservation): Promise<boolean> {
-  const { orderId, userId, amount, status, reason, productId, lines } = reservation;
   try {
-    await trx('reservations').insert({ order_id: orderId, user_id: userId, amount, status, reason, product_id: productId });
+    await inOneTrip(trx, reservationStatements(trx, reservation));
+    return true;
   } catch (error) {
-    if ((error as { errno?: number }).errno === ER_DUP_ENTRY) return false;
+    if (isDuplicate(error)) return false;
     throw error;
   }
-  if (lines.length > 0) {
-    await trx('reservation_lines').insert(
-      lines.map((line) => ({ order_id: orderId, product_id: line.productId, quantity: line.quantity, unit_price: line.unitPrice })),
-    );
-  }
-  return true;
 }
 
 /** The reservation of an order, locked for update, with its lines. */
@@ -118,6 +137,6 @@ export async function lockReservation(trx: Knex.Transaction, orderId: string): P
   };
 }
 
-export async function markReleased(trx: Knex.Transaction, orderId: string): Promise<void> {
-  await trx('reservations').where({ order_id: orderId }).update({ status: 'RELEASED', updated_at: trx.fn.now(6) });
+export function markReleased(trx: Knex.Transaction, orderId: string): Statement {
+  return trx('reservations').where({ order_id: orderId }).update({ status: 'RELEASED', updated_at: trx.fn.now(6) });
 }

@@ -1,5 +1,6 @@
 import type { OrderCancelled } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
+import { inOneTrip } from '@cdc-outbox-saga/platform';
 import { changeStock, lockReservation, markReleased, recordReservation, type Reservation } from '../data/product-repository.js';
 
 /**
@@ -10,8 +11,10 @@ import { changeStock, lockReservation, markReleased, recordReservation, type Res
 export async function releaseStock(trx: Knex.Transaction, orderId: string): Promise<Reservation | undefined> {
   const reservation = await lockReservation(trx, orderId);
   if (reservation?.status !== 'RESERVED') return undefined;
-  await changeStock(trx, reservation.lines.map((line) => ({ productId: line.productId, delta: line.quantity })));
-  await markReleased(trx, orderId);
+  await inOneTrip(trx, [
+    ...changeStock(trx, reservation.lines.map((line) => ({ productId: line.productId, delta: line.quantity }))),
+    markReleased(trx, orderId),
+  ]);
   return reservation;
 }
 

@@ -1,9 +1,10 @@
-import { Reasons, type OrderCreated, type Reason } from '@cdc-outbox-saga/platform';
+import { Reasons, type OrderCreated, type OutboxEvent, type OutboxWriter, type Reason } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 import {
   changeStock,
+  isDuplicate,
   lockProducts,
-  recordReservation,
+  reservationStatements,
   type Product,
   type Reservation,
   type ReservationLine,
@@ -46,16 +47,43 @@ export function reservationRecord(order: Pick<OrderCreated, 'orderId' | 'userId'
 }
 
 /**
- * Saga step 2, inside the consumer's transaction: decrease stock for every line, or for none. The
- * decision is recorded either way, before any stock moves, so that a replay of this OrderCreated at any
- * age finds it and does nothing, even if stock came back meanwhile. Returns undefined when the order has
- * a row already (decided before, or cancelled by its deadline): nothing to do, nothing to emit.
+ * Saga step 2, inside the consumer's transaction: decrease stock for every line, or for none, and publish
+ * StockReserved or StockReservationFailed. The decision is recorded either way, so that a replay of this
+ * OrderCreated at any age finds it and does nothing, even if stock came back meanwhile. After the locking
+ * read, the decision, the stock and the outbox row go in one round trip, the decision's row first: when
+ * the order has a row already (decided before, or cancelled by its deadline) its primary key refuses it,
+ * nothing after it runs, and undefined is returned: nothing to do, nothing to emit.
  */
-export async function reserveStock(trx: Knex.Transaction, order: OrderCreated): Promise<ReservationDecision | undefined> {
+export async function reserveStock(
+  trx: Knex.Transaction,
+  outbox: OutboxWriter,
+  order: OrderCreated,
+  traceparent: string | null,
+): Promise<ReservationDecision | undefined> {
   const products = await lockProducts(trx, [...new Set(order.items.map((item) => item.productId))]);
   const decision = decideReservation(order.items, products);
-  // The order's primary key answers a replay (or a cancellation recorded first): no read needed before.
-  if (!(await recordReservation(trx, reservationRecord(order, decision)))) return undefined;
-  if (decision.reserved) await changeStock(trx, decision.lines.map((line) => ({ productId: line.productId, delta: -line.quantity })));
+  const writes = [
+    ...reservationStatements(trx, reservationRecord(order, decision)),
+    ...(decision.reserved ? changeStock(trx, decision.lines.map((line) => ({ productId: line.productId, delta: -line.quantity }))) : []),
+  ];
+  try {
+    await outbox.write(trx, decisionEvent(order, decision, traceparent), writes);
+  } catch (error) {
+    if (isDuplicate(error)) return undefined;
+    throw error;
+  }
   return decision;
+}
+
+/** What step 2 publishes for a decision. */
+function decisionEvent(order: OrderCreated, decision: ReservationDecision, traceparent: string | null): OutboxEvent {
+  const common = { orderId: order.orderId, userId: order.userId, occurredAt: Date.now() };
+  return decision.reserved
+    ? { type: 'StockReserved', aggregateId: order.orderId, payload: { ...common, amount: decision.amount, lines: decision.lines }, traceparent }
+    : {
+        type: 'StockReservationFailed',
+        aggregateId: order.orderId,
+        payload: { ...common, reason: decision.reason, productId: decision.productId },
+        traceparent,
+      };
 }

@@ -5,28 +5,10 @@ import { reserveStock } from '../domain/reserve-stock.js';
 export function onOrderCreated({ outbox, logger }: ServiceContext): EventHandler {
   return async (event, trx) => {
     const order = event.payload as OrderCreated;
-    const decision = await reserveStock(trx, order);
+    const decision = await reserveStock(trx, outbox, order, event.traceparent);
     if (!decision) {
       // A replay, or the order ended by its deadline before this event came: the recorded decision stands.
       logger.warn({ orderId: order.orderId, eventId: event.eventId }, 'a stock decision is recorded for this order already; OrderCreated ignored');
-      return;
     }
-    const common = { orderId: order.orderId, userId: order.userId, occurredAt: Date.now() };
-    await outbox.write(
-      trx,
-      decision.reserved
-        ? {
-            type: 'StockReserved',
-            aggregateId: order.orderId,
-            payload: { ...common, amount: decision.amount, lines: decision.lines },
-            traceparent: event.traceparent,
-          }
-        : {
-            type: 'StockReservationFailed',
-            aggregateId: order.orderId,
-            payload: { ...common, reason: decision.reason, productId: decision.productId },
-            traceparent: event.traceparent,
-          },
-    );
   };
 }

@@ -1,3 +1,4 @@
+import type { Statement } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 
 export interface User {
@@ -44,18 +45,26 @@ export async function lockUser(trx: Knex.Transaction, id: string): Promise<User 
   return row ? toUser(row) : undefined;
 }
 
+/** The statement that records the decision for an order; its primary key refuses a second (see `isDuplicate`). */
+export function deductionStatement(trx: Knex.Transaction, deduction: Deduction): Statement {
+  const { orderId, userId, amount, status, reason } = deduction;
+  return trx('point_deductions').insert({ order_id: orderId, user_id: userId, amount, status, reason });
+}
+
+/** Whether an insert failed because its key is taken. */
+export const isDuplicate = (error: unknown): boolean => (error as { errno?: number }).errno === ER_DUP_ENTRY;
+
 /**
  * Records the decision for an order; false, and nothing written, when the order has a row already. The
  * primary key decides: a row another transaction committed meanwhile makes the insert fail as a
  * duplicate, which only undoes this statement.
  */
 export async function recordDeduction(trx: Knex.Transaction, deduction: Deduction): Promise<boolean> {
-  const { orderId, userId, amount, status, reason } = deduction;
   try {
-    await trx('point_deductions').insert({ order_id: orderId, user_id: userId, amount, status, reason });
+    await deductionStatement(trx, deduction);
     return true;
   } catch (error) {
-    if ((error as { errno?: number }).errno === ER_DUP_ENTRY) return false;
+    if (isDuplicate(error)) return false;
     throw error;
   }
 }
@@ -68,11 +77,11 @@ export async function lockDeduction(trx: Knex.Transaction, orderId: string): Pro
     : undefined;
 }
 
-/** Adds `delta` points (negative to take them). */
-export async function changePoints(trx: Knex.Transaction, userId: string, delta: number): Promise<void> {
-  await trx('users').where({ id: userId }).update({ points: trx.raw('points + ?', [delta]), updated_at: trx.fn.now(6) });
+/** The statement that adds `delta` points (negative to take them). */
+export function changePoints(trx: Knex.Transaction, userId: string, delta: number): Statement {
+  return trx('users').where({ id: userId }).update({ points: trx.raw('points + ?', [delta]), updated_at: trx.fn.now(6) });
 }
 
-export async function markRefunded(trx: Knex.Transaction, orderId: string): Promise<void> {
-  await trx('point_deductions').where({ order_id: orderId }).update({ status: 'REFUNDED', updated_at: trx.fn.now(6) });
+export function markRefunded(trx: Knex.Transaction, orderId: string): Statement {
+  return trx('point_deductions').where({ order_id: orderId }).update({ status: 'REFUNDED', updated_at: trx.fn.now(6) });
 }

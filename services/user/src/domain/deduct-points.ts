@@ -1,7 +1,9 @@
-import { Reasons, type OrderCancelled, type Reason, type StockReserved } from '@cdc-outbox-saga/platform';
+import { inOneTrip, Reasons, type OrderCancelled, type OutboxEvent, type OutboxWriter, type Reason, type StockReserved } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 import {
   changePoints,
+  deductionStatement,
+  isDuplicate,
   lockDeduction,
   lockUser,
   markRefunded,
@@ -26,18 +28,40 @@ export function deductionRecord(stock: Pick<StockReserved, 'orderId' | 'userId' 
 }
 
 /**
- * Saga step 3, inside the consumer's transaction. The decision is recorded either way, before any points
- * move, so that a replay of this StockReserved at any age finds it and does nothing, even if the user has
- * points enough now. Returns undefined when the order has a row already (decided before, or cancelled by
- * its deadline): nothing to do, nothing to emit.
+ * Saga step 3, inside the consumer's transaction: deduct the order's amount or refuse, and publish
+ * PointsDeducted or PointsDeductionFailed. The decision is recorded either way, so that a replay of this
+ * StockReserved at any age finds it and does nothing, even if the user has points enough now. After the
+ * locking read, the decision, the points and the outbox row go in one round trip, the decision's row
+ * first: when the order has a row already (decided before, or cancelled by its deadline) its primary key
+ * refuses it, nothing after it runs, and undefined is returned: nothing to do, nothing to emit.
  */
-export async function deductPoints(trx: Knex.Transaction, stock: StockReserved): Promise<DeductionDecision | undefined> {
+export async function deductPoints(
+  trx: Knex.Transaction,
+  outbox: OutboxWriter,
+  stock: StockReserved,
+  traceparent: string | null,
+): Promise<DeductionDecision | undefined> {
   const user = await lockUser(trx, stock.userId);
   const decision = decideDeduction(user, stock.amount);
-  // The order's primary key answers a replay (or a cancellation recorded first): no read needed before.
-  if (!(await recordDeduction(trx, deductionRecord(stock, decision)))) return undefined;
-  if (decision.deducted) await changePoints(trx, stock.userId, -stock.amount);
+  const writes = [
+    deductionStatement(trx, deductionRecord(stock, decision)),
+    ...(decision.deducted ? [changePoints(trx, stock.userId, -stock.amount)] : []),
+  ];
+  try {
+    await outbox.write(trx, decisionEvent(stock, decision, traceparent), writes);
+  } catch (error) {
+    if (isDuplicate(error)) return undefined;
+    throw error;
+  }
   return decision;
+}
+
+/** What step 3 publishes for a decision. */
+function decisionEvent(stock: StockReserved, decision: DeductionDecision, traceparent: string | null): OutboxEvent {
+  const common = { orderId: stock.orderId, userId: stock.userId, amount: stock.amount, occurredAt: Date.now() };
+  return decision.deducted
+    ? { type: 'PointsDeducted', aggregateId: stock.orderId, payload: common, traceparent }
+    : { type: 'PointsDeductionFailed', aggregateId: stock.orderId, payload: { ...common, reason: decision.reason }, traceparent };
 }
 
 export type OrderEnd = 'cancelled-before-decision' | 'refunded' | 'nothing-held';
@@ -58,7 +82,6 @@ export async function endOrder(trx: Knex.Transaction, order: OrderCancelled): Pr
   if (await recordDeduction(trx, cancelled)) return 'cancelled-before-decision';
   const deduction = await lockDeduction(trx, order.orderId);
   if (deduction?.status !== 'DEDUCTED') return 'nothing-held';
-  await changePoints(trx, deduction.userId, deduction.amount);
-  await markRefunded(trx, order.orderId);
+  await inOneTrip(trx, [changePoints(trx, deduction.userId, deduction.amount), markRefunded(trx, order.orderId)]);
   return 'refunded';
 }

@@ -5,23 +5,10 @@ import { deductPoints } from '../domain/deduct-points.js';
 export function onStockReserved({ outbox, logger }: ServiceContext): EventHandler {
   return async (event, trx) => {
     const stock = event.payload as StockReserved;
-    const decision = await deductPoints(trx, stock);
+    const decision = await deductPoints(trx, outbox, stock, event.traceparent);
     if (!decision) {
       // A replay, or the order ended by its deadline before this event came: the recorded decision stands.
       logger.warn({ orderId: stock.orderId, eventId: event.eventId }, 'a points decision is recorded for this order already; StockReserved ignored');
-      return;
     }
-    const common = { orderId: stock.orderId, userId: stock.userId, amount: stock.amount, occurredAt: Date.now() };
-    await outbox.write(
-      trx,
-      decision.deducted
-        ? { type: 'PointsDeducted', aggregateId: stock.orderId, payload: common, traceparent: event.traceparent }
-        : {
-            type: 'PointsDeductionFailed',
-            aggregateId: stock.orderId,
-            payload: { ...common, reason: decision.reason },
-            traceparent: event.traceparent,
-          },
-    );
   };
 }
