@@ -1,4 +1,5 @@
-import kafkajs, { Partitioners, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import { EventEmitter, once } from 'node:events';
+import kafkajs, { Partitioners, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Offsets, type Producer } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { EventCodec } from '../avro/event-codec.js';
 import { inOneTrip } from '../data/one-trip.js';
@@ -52,6 +53,14 @@ export interface IdempotentConsumerOptions {
   sessionTimeoutMs?: number;
   /** The most events of one partition applied in one database transaction (default 100). */
   maxBatchEvents?: number;
+  /**
+   * The least time between two offset commits of this instance (default 1000 ms; 0 commits after every
+   * batch, as kafkajs does by default). Offsets only mark progress: what was applied is recorded in
+   * processed_events, so events applied since the last commit and delivered again (after a crash or a
+   * rebalance) are found there and change nothing. Resolved offsets still waiting are committed once
+   * the instance has been idle this long, and when it stops.
+   */
+  commitIntervalMs?: number;
   /** Called once per decoded event when it arrives (before any retry), for latency metrics. */
   onReceived?: (event: ConsumedEvent, receivedAt: number) => void;
   /** Called after each handled event (for metrics); `outcome` says what happened to it. */
@@ -150,6 +159,16 @@ export class IdempotentConsumer {
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   /** Per partition, the highest offset reported to `onReceived`, so a retried event is timed once. */
   private readonly received = new Map<string, bigint>();
+  /**
+   * kafkajs' commit of every resolved offset not yet committed, for its current generation and
+   * assignment, taken from the latest batch (it is not on the consumer's public API).
+   */
+  private commitResolved: (() => Promise<void>) | undefined;
+  private batchesInFlight = 0;
+  private readonly idle = new EventEmitter();
+  private lastBatchEnded = 0;
+  private commitPending = false;
+  private idleCommitTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: IdempotentConsumerOptions) {
     if (options.topics.length === 0) throw new AppError('NO_TOPICS', 'an IdempotentConsumer needs at least one topic');
@@ -176,12 +195,38 @@ export class IdempotentConsumer {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning ?? true });
     this.running = true;
+    const interval = this.commitInterval();
     await this.consumer.run({
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       // Only what is applied (or dead-lettered) is resolved; kafkajs would otherwise resolve the whole batch.
       eachBatchAutoResolve: false,
+      // kafkajs commits after every batch when it commits by itself: at a few events per batch that is an
+      // offset commit (a write to __consumer_offsets) for every few events. Here each batch commits only
+      // if `commitIntervalMs` has passed since the last commit (see handleBatch).
+      autoCommit: false,
+      autoCommitInterval: interval,
       eachBatch: (payload) => this.handleBatch(payload),
     });
+    if (interval > 0) {
+      this.idleCommitTimer = setInterval(() => void this.commitWhenIdle(interval), interval).unref();
+    }
+  }
+
+  private commitInterval(): number {
+    return Math.max(0, this.options.commitIntervalMs ?? 1000);
+  }
+
+  /** Commits what the last batches resolved once no batch has run for a whole interval. */
+  private async commitWhenIdle(interval: number): Promise<void> {
+    if (!this.commitPending || this.batchesInFlight > 0 || Date.now() - this.lastBatchEnded < interval) return;
+    this.commitPending = false;
+    try {
+      await this.commitResolved?.();
+    } catch {
+      // A rebalance or a crash of kafkajs' group meanwhile: the next batch commits, or the new owner
+      // applies those events again and finds them in processed_events.
+      this.commitPending = true;
+    }
   }
 
   /**
@@ -239,7 +284,14 @@ export class IdempotentConsumer {
     this.abort.abort();
     for (const timer of this.resumeTimers) clearTimeout(timer);
     this.resumeTimers.clear();
-    if (this.running) await this.consumer.disconnect();
+    clearInterval(this.idleCommitTimer);
+    if (this.running) {
+      // Batches see the abort between chunks and return; then what they resolved is committed, so the
+      // next owner of these partitions starts where this one stopped.
+      while (this.batchesInFlight > 0) await once(this.idle, 'idle');
+      await this.commitResolved?.().catch(() => undefined);
+      await this.consumer.disconnect();
+    }
     this.running = false;
     await this.dlqProducer.disconnect();
   }
@@ -254,7 +306,37 @@ export class IdempotentConsumer {
     this.options.retry = { ...retry };
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { commitOffsetsIfNecessary } = payload;
+    // Given an object without `topics`, kafkajs commits every resolved offset not committed yet, whatever
+    // the interval (its typings ask for `topics`, which would name the offsets explicitly).
+    const commitAll = () => commitOffsetsIfNecessary({} as Offsets);
+    this.commitResolved = commitAll;
+    this.batchesInFlight += 1;
+    let failed = false;
+    try {
+      await this.applyBatch(payload);
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      this.batchesInFlight -= 1;
+      this.lastBatchEnded = Date.now();
+      this.commitPending = true;
+      try {
+        // After a failure (a rebalance seen by heartbeat()), commit now what was applied: the next owner
+        // then starts after it. Otherwise only once the interval has passed.
+        if (failed || this.commitInterval() === 0) await commitAll();
+        else await commitOffsetsIfNecessary();
+      } catch {
+        // Not committed: those events come again and are found in processed_events.
+      } finally {
+        if (this.batchesInFlight === 0) this.idle.emit('idle');
+      }
+    }
+  }
+
+  private async applyBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const key = `${topic}:${partition}`;
     const largest = this.options.maxBatchEvents ?? 100;

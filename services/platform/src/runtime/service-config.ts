@@ -83,6 +83,8 @@ export const baseServiceSettings = z.object({
     sessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000),
     /** The most events of one partition applied in one database transaction. */
     maxBatchEvents: z.coerce.number().int().min(1).max(1000),
+    /** The least time between two offset commits of an instance (0: after every batch). */
+    commitIntervalMs: z.coerce.number().int().min(0).max(60_000),
     /**
      * How long an event id is remembered for deduplication. It must outlive the topics' retention
      * (168 h), or a redelivered event older than the record would be applied again.

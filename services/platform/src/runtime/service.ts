@@ -117,6 +117,7 @@ export async function startService<Extra extends object = object, Settings exten
     topics: definition.topics,
     partitionsConsumedConcurrently: settings.kafka.partitionsConsumedConcurrently,
     maxBatchEvents: settings.kafka.maxBatchEvents,
+    commitIntervalMs: settings.kafka.commitIntervalMs,
     sessionTimeoutMs: settings.kafka.sessionTimeoutMs,
     dedupeWindowHours: settings.kafka.dedupeRetentionHours,
     retry: settings.kafka.retry,

@@ -10,6 +10,7 @@ const valid = {
     groupId: 'order-service',
     partitionsConsumedConcurrently: 3,
     maxBatchEvents: 100,
+    commitIntervalMs: 1000,
     sessionTimeoutMs: 10000,
     dedupeRetentionHours: 192,
     retry: { minMs: 100, maxMs: 10_000 },
