@@ -9,7 +9,7 @@ export interface RestartRecord {
   /** When it last failed (ISO time), and how. */
   lastFailureAt?: string;
   lastCause?: string;
-  /** When a restart last answered its readiness check again (ISO time). */
+  /** When a restart last answered its readiness check again, or a connector was seen RUNNING again (ISO time). */
   lastBackAt?: string;
   /** It kept failing after the last restart the policy allows: the supervisor left it down. */
   gaveUp: boolean;

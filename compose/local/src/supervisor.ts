@@ -291,6 +291,9 @@ export class Supervisor {
       if (watched.failedSince !== undefined && isRunning(status)) {
         this.log(`✓ connector ${name} RUNNING again after ${secondsSince(watched.failedSince)}`);
         watched.failedSince = undefined;
+        updateRestarts(connectorKey(name), (record) => {
+          record.lastBackAt = new Date().toISOString();
+        });
         if (watched.gaveUp) {
           // Restarted by hand after the supervisor gave up: watched again from here.
           watched.gaveUp = false;

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readRestarts, recordedPid, serviceInstanceNames } from '@cdc-outbox-saga/local-stack';
+import { readRestarts, recordedPid } from '@cdc-outbox-saga/local-stack';
 import { databases } from '../helpers/databases.js';
-import { gatewayInstances, waitFor } from '../helpers/discovery.js';
-import { burstThrough, openShop, planOrders } from '../helpers/faults.js';
+import { waitFor } from '../helpers/discovery.js';
+import { burstThrough, openShop, planOrders, stackWhole } from '../helpers/faults.js';
 
 const { dbs } = databases();
 
@@ -33,17 +33,6 @@ async function killAndAwaitRestart(name: string): Promise<number> {
     180_000,
   );
   return Date.parse(readRestarts(name)!.lastBackAt!) - killedAt;
-}
-
-/** Every configured instance UP in Eureka and routed to by the gateway: the stack whole again. */
-async function stackWhole(): Promise<void> {
-  const counts = (service: string) => serviceInstanceNames().filter((name) => name.startsWith(`${service}-`)).length;
-  await waitFor(
-    'the gateway routing to every configured instance',
-    () => gatewayInstances().catch(() => ({}) as Record<string, number>),
-    (n) => ['order', 'product', 'user'].every((service) => n[service] === counts(service)),
-    120_000,
-  );
 }
 
 // Each component SIGKILLed in the middle of a burst of 300 orders; the clients retry a 5xx or a

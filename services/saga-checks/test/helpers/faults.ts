@@ -1,8 +1,21 @@
 import type { ExecutionContext } from 'ava';
+import { serviceInstanceNames } from '@cdc-outbox-saga/local-stack';
 import { audit } from '../../src/audit.js';
 import type { SagaDatabases } from '../../src/databases.js';
 import { createProduct, createUser } from './api.js';
 import { burst, dlqDepth, waitUntilFinished, type PlannedOrder } from './burst.js';
+import { gatewayInstances, waitFor } from './discovery.js';
+
+/** Every configured instance UP in Eureka and routed to by the gateway: the stack whole again. */
+export async function stackWhole(): Promise<void> {
+  const counts = (service: string) => serviceInstanceNames().filter((name) => name.startsWith(`${service}-`)).length;
+  await waitFor(
+    'the gateway routing to every configured instance',
+    () => gatewayInstances().catch(() => ({}) as Record<string, number>),
+    (n) => ['order', 'product', 'user'].every((service) => n[service] === counts(service)),
+    120_000,
+  );
+}
 
 /** Users and products with stock and points enough for every order of a burst to complete. */
 export interface Shop {

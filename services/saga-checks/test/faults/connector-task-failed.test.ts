@@ -1,0 +1,62 @@
+import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectorKey, readRestarts, rootSql } from '@cdc-outbox-saga/local-stack';
+import { databases } from '../helpers/databases.js';
+import { waitFor } from '../helpers/discovery.js';
+import { burstThrough, openShop, planOrders, stackWhole } from '../helpers/faults.js';
+
+const { dbs } = databases();
+const connect = (process.env.KAFKA_CONNECT_URL ?? 'http://127.0.0.1:8083').replace(/\/$/, '');
+const debezium = `'${process.env.DEBEZIUM_DB_USER ?? 'debezium'}'@'%'`;
+const connectors = ['order-outbox', 'product-outbox', 'user-outbox'];
+
+/** Each connector's task states, from Kafka Connect's REST API. */
+async function taskStates(): Promise<Record<string, string[]>> {
+  const response = await fetch(`${connect}/connectors?expand=status`);
+  const body = (await response.json()) as Record<string, { status: { tasks: Array<{ state: string }> } }>;
+  return Object.fromEntries(Object.entries(body).map(([name, { status }]) => [name, status.tasks.map((task) => task.state)]));
+}
+
+// A Debezium task FAILED for a real cause: the Debezium user loses REPLICATION SLAVE (a DBA's slip) and its
+// binlog connections are cut, so every reconnection is refused and the tasks give up. Connect never restarts
+// a FAILED task by itself; the stack's supervisor does, with backoff, until the grant is back.
+test.serial('connector tasks FAILED on a lost grant are restarted by the supervisor once it is back, and every order completes', async (t) => {
+  await stackWhole();
+  t.teardown(() => rootSql(`GRANT REPLICATION SLAVE ON *.* TO ${debezium}`));
+  const shop = await openShop();
+  let failedAfterMs = 0;
+  let backAfterMs = 0;
+  let waiting = 0;
+  const { finishedMs } = await burstThrough(t, dbs, shop, planOrders(shop, 150), async () => {
+    await sleep(1500); // into the burst
+    const revokedAt = Date.now();
+    await rootSql(`REVOKE REPLICATION SLAVE ON *.* FROM ${debezium}`);
+    const ids = (await rootSql(`SELECT id FROM information_schema.processlist WHERE command = 'Binlog Dump'`)).split('\n').filter(Boolean);
+    t.true(ids.length >= connectors.length, `a binlog connection per connector (${ids.length})`);
+    for (const id of ids) await rootSql(`KILL ${Number(id)}`);
+
+    // The supervisor sees each FAILED task and asks Connect to restart it (the restart fails again while
+    // the grant is missing, which is the series of restarts its policy allows for).
+    const restarted = (name: string) => {
+      const record = readRestarts(connectorKey(name));
+      return record !== undefined && record.restarts > 0 && Date.parse(record.lastFailureAt ?? '') >= revokedAt;
+    };
+    await waitFor('every connector FAILED and restarted by the supervisor', async () => connectors.every(restarted), Boolean, 180_000);
+    failedAfterMs = Date.now() - revokedAt;
+
+    const grantedAt = Date.now();
+    await rootSql(`GRANT REPLICATION SLAVE ON *.* TO ${debezium}`);
+    await waitFor(
+      'the supervisor seeing every connector RUNNING again',
+      async () => connectors.map((name) => Date.parse(readRestarts(connectorKey(name))?.lastBackAt ?? '')),
+      (back) => back.every((at) => at >= grantedAt),
+      120_000,
+    );
+    const states = await taskStates();
+    t.true(connectors.every((name) => states[name]!.every((state) => state === 'RUNNING')), JSON.stringify(states));
+    backAfterMs = Date.now() - grantedAt;
+    const [row] = await dbs.order('sagas').whereIn('user_id', shop.userIds).where({ status: 'PENDING' }).count({ n: '*' });
+    waiting = Number(row?.n ?? 0);
+  });
+  t.log(`tasks FAILED and restarted ${failedAfterMs} ms after the grant was lost; RUNNING ${backAfterMs} ms after it was back, ${waiting} orders waiting; all completed ${finishedMs} ms after the burst began`);
+});
