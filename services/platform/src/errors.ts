@@ -69,6 +69,10 @@ export function describeError(error: unknown): { code: string; message: string }
   if (error instanceof AppError) return { code: error.code, message: error.message };
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
+    // A database error: the server's own words. knex prefixes them with the statement it sent, which for a
+    // step's statements sent together (inOneTrip) is long, and carries the rows' values.
+    const sqlMessage = (error as { sqlMessage?: unknown }).sqlMessage;
+    if (typeof sqlMessage === 'string' && sqlMessage) return { code: typeof code === 'string' ? code : error.name, message: sqlMessage };
     return { code: typeof code === 'string' ? code : error.name, message: error.message };
   }
   return { code: 'UNKNOWN', message: String(error) };

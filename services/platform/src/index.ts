@@ -22,7 +22,14 @@ export {
 export { childTraceparent, isTraceparent } from './trace-context.js';
 export { ProcessedEventsCleaner } from './consumer/processed-events-cleaner.js';
 export { ConsumerMonitor, monitorConsumerGroup, partitionLag, type ConsumerMonitorOptions, type PartitionOffsets } from './consumer/lag-monitor.js';
-export { DeadLetterHeaders, readToEnds, waitingDeadLetters, type DeadLetterRecord, type PartitionEnds } from './consumer/dead-letters.js';
+export {
+  DeadLetterHeaders,
+  readToEnds,
+  waitingDeadLetters,
+  type DeadLetterRecord,
+  type PartitionEnds,
+  type ReadRecord,
+} from './consumer/dead-letters.js';
 export {
   createHttpApp,
   finishHttpApp,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readToEnds, type PartitionEnds } from '@cdc-outbox-saga/platform';
 import { Partitioners, type Kafka } from 'kafkajs';
 import {
   coordinatesText,
@@ -36,68 +37,19 @@ export async function readTopics(kafka: Kafka, topics: string[], timeoutMs = 60_
   const admin = kafka.admin();
   await admin.connect();
   try {
-    // partition -> the offset after the last record to read
-    const ends = new Map<string, bigint>();
+    const ends: PartitionEnds = new Map();
     for (const topic of topics) {
       for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
         if (BigInt(high) > BigInt(low)) ends.set(`${topic}:${partition}`, BigInt(high));
       }
     }
-    if (ends.size === 0) return [];
-    const withData = topics.filter((topic) => [...ends.keys()].some((key) => key.startsWith(`${topic}:`)));
     const groupId = `dlq-cli-${randomUUID()}`;
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
-    const records: DlqRecord[] = [];
-    await consumer.connect();
     try {
-      await consumer.subscribe({ topics: withData, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          const left = [...ends].map(([key, end]) => `${key} (to offset ${end - 1n})`).join(', ');
-          reject(new Error(`reading the DLQ topics did not reach their ends within ${timeoutMs / 1000} s: ${left}`));
-        }, timeoutMs);
-        const finish = (error?: Error) => {
-          clearTimeout(timer);
-          if (error) reject(error);
-          else resolve();
-        };
-        // A crash kafkajs restarts from by itself (a retriable error) is waited out; the timer bounds it.
-        consumer.on(consumer.events.CRASH, ({ payload }) => {
-          if (!payload.restart) finish(payload.error);
-        });
-        consumer
-          .run({
-            autoCommit: false,
-            eachMessage: async ({ topic, partition, message }) => {
-              const key = `${topic}:${partition}`;
-              const end = ends.get(key);
-              if (end === undefined) return; // read to its end already, or empty when the read began
-              const offset = BigInt(message.offset);
-              if (offset < end) {
-                records.push({
-                  topic,
-                  partition,
-                  offset: message.offset,
-                  key: message.key,
-                  value: message.value,
-                  headers: message.headers ?? {},
-                  timestamp: message.timestamp,
-                });
-              }
-              if (offset + 1n >= end) {
-                ends.delete(key);
-                if (ends.size === 0) finish();
-              }
-            },
-          })
-          .catch((error: Error) => finish(error));
-      });
+      return await readToEnds(kafka, ends, { groupId, timeoutMs });
     } finally {
-      await consumer.disconnect();
       // It never committed anything; this only tidies the broker's group list.
       await admin.deleteGroups([groupId]).catch(() => undefined);
     }
-    return records;
   } finally {
     await admin.disconnect();
   }

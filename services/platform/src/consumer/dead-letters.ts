@@ -18,6 +18,14 @@ export interface DeadLetterRecord {
   headers: IHeaders;
 }
 
+/** A record as `readToEnds` returns it: where it is and all it carries. */
+export interface ReadRecord extends DeadLetterRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Kafka's record timestamp, ms since the epoch, as a string. */
+  timestamp: string;
+}
+
 function headerText(headers: IHeaders, name: string): string | null {
   const value = headers[name];
   const first = Array.isArray(value) ? value[0] : value;
@@ -58,12 +66,12 @@ export async function readToEnds(
   kafka: Kafka,
   ends: PartitionEnds,
   options: { groupId: string; timeoutMs: number; signal?: AbortSignal },
-): Promise<DeadLetterRecord[]> {
+): Promise<ReadRecord[]> {
   const left = new Map(ends);
   if (left.size === 0) return [];
   const topics = [...new Set([...left.keys()].map((key) => key.slice(0, key.lastIndexOf(':'))))];
   const consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
-  const records: DeadLetterRecord[] = [];
+  const records: ReadRecord[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topics, fromBeginning: true });
@@ -75,9 +83,10 @@ export async function readToEnds(
         else resolve();
       };
       const aborted = () => finish(new Error('reading the DLQ topics was aborted'));
-      const timer = setTimeout(() => finish(new Error(`reading ${[...left.keys()].join(', ')} did not reach their ends within ${options.timeoutMs} ms`)), options.timeoutMs);
+      const timer = setTimeout(() => finish(new Error(`reading ${[...left.keys()].join(', ')} did not reach their ends within ${options.timeoutMs / 1000} s`)), options.timeoutMs);
       if (options.signal?.aborted) return aborted();
       options.signal?.addEventListener('abort', aborted, { once: true });
+      // A crash kafkajs restarts from by itself (a retriable error) is waited out; the timer bounds it.
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (!payload.restart) finish(payload.error);
       });
@@ -89,7 +98,10 @@ export async function readToEnds(
             const end = left.get(key);
             if (end === undefined) return;
             const offset = BigInt(message.offset);
-            if (offset < end) records.push({ topic, partition, offset: message.offset, headers: message.headers ?? {} });
+            if (offset < end) {
+              const { key, value, timestamp } = message;
+              records.push({ topic, partition, offset: message.offset, headers: message.headers ?? {}, key, value, timestamp });
+            }
             if (offset + 1n >= end) {
               left.delete(key);
               if (left.size === 0) finish();
