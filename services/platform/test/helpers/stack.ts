@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import type { Knex } from 'knex';
 import {
@@ -130,4 +131,15 @@ export function header(message: KafkaMessage, name: string): string | undefined 
   const value = message.headers?.[name];
   const first = Array.isArray(value) ? value[0] : value;
   return first?.toString();
+}
+
+/** Polls `probe` every 50 ms until `accept` takes its value; fails with the last value after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
+    await sleep(50);
+  }
 }

@@ -1,8 +1,7 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { IdempotentConsumer } from '../../src/index.js';
-import { ensureTopic, kafkaClient, logger, probeWriter, serviceDatabase, uniqueName } from '../helpers/stack.js';
+import { ensureTopic, eventually, kafkaClient, logger, probeWriter, serviceDatabase, uniqueName } from '../helpers/stack.js';
 
 // Offsets are committed at most once per commitIntervalMs while events flow, what is left is committed
 // once the consumer is idle, and a stopping consumer commits what it applied: the next owner starts there.
@@ -57,16 +56,6 @@ async function publish(count: number, concurrency = 4): Promise<void> {
       }
     }),
   );
-}
-
-async function eventually<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-    await sleep(50);
-  }
 }
 
 /** The group's committed offsets and the topic's ends, summed over partitions. */

@@ -1,10 +1,10 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, IdempotentConsumer, type EventOutcome } from '../../src/index.js';
 import {
   collectFirst,
   ensureTopic,
+  eventually,
   header,
   kafkaClient,
   logger,
@@ -106,16 +106,6 @@ async function applied(probeId: string): Promise<number> {
 }
 
 const collectEvent = (from: string, eventId: string) => collectFirst(kafka, from, (m) => header(m, 'eventId') === eventId);
-
-async function eventually<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-    await sleep(50);
-  }
-}
 
 test('a redelivered event (same event id) changes the consumer database once only', async (t) => {
   const probeId = randomUUID();
