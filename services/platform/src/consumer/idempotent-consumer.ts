@@ -137,8 +137,8 @@ export function backoffMs(attempt: number, minMs: number, maxMs: number): number
  * - the event id (the outbox row id, in the `eventId` header) is recorded in `processed_events` in the
  *   same transaction as the handler's effect; a redelivered event finds it there and changes nothing;
  * - a fetched batch of one partition is applied in one transaction (up to `maxBatchEvents` events),
- *   with a savepoint per event: each event is still all or nothing, the batch costs one durable commit,
- *   and its offsets are committed once it is;
+ *   with a savepoint per event: each event is still all or nothing, and the batch costs one durable
+ *   commit; offsets are committed once it is, at most once per `commitIntervalMs`;
  * - a transient failure (deadlock, lock wait, lost connection, read-only server, registry down, any error
  *   not known to be permanent) undoes the chunk and pauses that partition alone, to fetch it again from
  *   its first unapplied message after a backoff: the other partitions go on, and the member keeps
@@ -168,6 +168,8 @@ export class IdempotentConsumer {
   private readonly idle = new EventEmitter();
   private lastBatchEnded = 0;
   private commitPending = false;
+  /** A message went to the DLQ since the last commit: its offset is committed at once (see handleBatch). */
+  private deadLetteredSinceCommit = false;
   private idleCommitTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: IdempotentConsumerOptions) {
@@ -325,9 +327,15 @@ export class IdempotentConsumer {
       this.commitPending = true;
       try {
         // After a failure (a rebalance seen by heartbeat()), commit now what was applied: the next owner
-        // then starts after it. Otherwise only once the interval has passed.
-        if (failed || this.commitInterval() === 0) await commitAll();
-        else await commitOffsetsIfNecessary();
+        // then starts after it. After a dead letter too: unlike an applied event, a dead-lettered one left
+        // no record in processed_events, and delivered again it would be dead-lettered twice. Otherwise
+        // only once the interval has passed.
+        if (failed || this.deadLetteredSinceCommit || this.commitInterval() === 0) {
+          this.deadLetteredSinceCommit = false;
+          await commitAll();
+        } else {
+          await commitOffsetsIfNecessary();
+        }
       } catch {
         // Not committed: those events come again and are found in processed_events.
       } finally {
@@ -422,6 +430,7 @@ export class IdempotentConsumer {
       if (item.outcome !== 'dead-lettered') continue;
       try {
         await this.deadLetter(topic, partition, item.message, item.error);
+        this.deadLetteredSinceCommit = true;
       } catch (error) {
         // Kafka refused the DLQ record: this message is retried; what the transaction applied after it
         // is found in processed_events next time.
