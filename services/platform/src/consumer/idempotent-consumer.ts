@@ -168,8 +168,6 @@ export class IdempotentConsumer {
   private readonly idle = new EventEmitter();
   private lastBatchEnded = 0;
   private commitPending = false;
-  /** A message went to the DLQ since the last commit: its offset is committed at once (see handleBatch). */
-  private deadLetteredSinceCommit = false;
   private idleCommitTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: IdempotentConsumerOptions) {
@@ -208,6 +206,16 @@ export class IdempotentConsumer {
       autoCommit: false,
       autoCommitInterval: interval,
       eachBatch: (payload) => this.handleBatch(payload),
+    });
+    // kafkajs commits nothing by itself now, not even when it leaves a generation: what this instance
+    // resolved is committed as a rebalance begins (the old generation may still commit), and a crashed
+    // runner's commit is tried once and dropped (its restart reads the group's committed offsets anew).
+    this.consumer.on(this.consumer.events.REBALANCING, () => void this.commitResolved?.().catch(() => undefined));
+    this.consumer.on(this.consumer.events.CRASH, () => {
+      const commit = this.commitResolved;
+      this.commitResolved = undefined;
+      this.commitPending = false;
+      void commit?.().catch(() => undefined);
     });
     if (interval > 0) {
       this.idleCommitTimer = setInterval(() => void this.commitWhenIdle(interval), interval).unref();
@@ -316,8 +324,9 @@ export class IdempotentConsumer {
     this.commitResolved = commitAll;
     this.batchesInFlight += 1;
     let failed = false;
+    let deadLettered = false;
     try {
-      await this.applyBatch(payload);
+      deadLettered = await this.applyBatch(payload);
     } catch (error) {
       failed = true;
       throw error;
@@ -330,8 +339,7 @@ export class IdempotentConsumer {
         // then starts after it. After a dead letter too: unlike an applied event, a dead-lettered one left
         // no record in processed_events, and delivered again it would be dead-lettered twice. Otherwise
         // only once the interval has passed.
-        if (failed || this.deadLetteredSinceCommit || this.commitInterval() === 0) {
-          this.deadLetteredSinceCommit = false;
+        if (failed || deadLettered || this.commitInterval() === 0) {
           await commitAll();
         } else {
           await commitOffsetsIfNecessary();
@@ -344,31 +352,35 @@ export class IdempotentConsumer {
     }
   }
 
-  private async applyBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  /** Applies a batch chunk by chunk; true when a message of it was dead-lettered (and resolved). */
+  private async applyBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<boolean> {
     const { topic, partition } = batch;
     const key = `${topic}:${partition}`;
     const largest = this.options.maxBatchEvents ?? 100;
+    let deadLettered = false;
     for (let from = 0; from < batch.messages.length; ) {
       // A seek or a rebalance makes the rest of this batch stale: the next fetch starts over.
-      if (!isRunning() || isStale() || this.abort.signal.aborted) return;
+      if (!isRunning() || isStale() || this.abort.signal.aborted) return deadLettered;
       const size = this.chunkSizes.get(key) ?? largest;
       const chunk = batch.messages.slice(from, from + size);
-      const stop = await this.applyChunk(topic, partition, chunk);
+      const { stop, deadLettered: sent } = await this.applyChunk(topic, partition, chunk);
+      deadLettered ||= sent;
       const settled = stop?.index ?? chunk.length;
-      // kafkajs commits the resolved offsets when this batch returns.
+      // Committed when this batch returns (see handleBatch).
       if (settled > 0) resolveOffset(chunk[settled - 1]!.offset);
       if (stop) {
         // Halved after a failure, doubled after a success: under lock contention (partitions' batches
         // locking the same rows in different orders deadlock) transactions shrink until they pass.
         this.chunkSizes.set(key, Math.max(1, Math.floor(size / 2)));
         this.retryLater(topic, partition, chunk[stop.index]!.offset, stop);
-        return;
+        return deadLettered;
       }
       this.chunkSizes.set(key, Math.min(largest, size * 2));
       this.attempts.delete(key);
       from += chunk.length;
       await heartbeat();
     }
+    return deadLettered;
   }
 
   /**
@@ -407,9 +419,10 @@ export class IdempotentConsumer {
 
   /**
    * Decodes the chunk, applies its events in one transaction, dead-letters what can never be applied.
-   * Returns where it stopped short on a transient failure (nothing from that index on is settled).
+   * Returns where it stopped short on a transient failure (nothing from that index on is settled), and
+   * whether a message before that point went to the DLQ.
    */
-  private async applyChunk(topic: string, partition: number, chunk: KafkaMessage[]): Promise<Stop | undefined> {
+  private async applyChunk(topic: string, partition: number, chunk: KafkaMessage[]): Promise<{ stop?: Stop; deadLettered: boolean }> {
     const { items, stop } = await this.prepare(topic, partition, chunk);
     let commitMs = 0;
     if (items.some((item) => item.outcome === undefined)) {
@@ -422,24 +435,25 @@ export class IdempotentConsumer {
         // The whole transaction is gone (a deadlock or a lost connection ends it on the server anyway):
         // nothing of this chunk is applied, and it is tried again from its first message.
         const failed = items.find((item) => item.failed);
-        return { index: 0, error, event: failed?.event };
+        return { stop: { index: 0, error, event: failed?.event }, deadLettered: false };
       }
       commitMs = performance.now() - transactionStarted - items.reduce((sum, item) => sum + (item.ms ?? 0), 0);
     }
+    let deadLettered = false;
     for (const [index, item] of items.entries()) {
       if (item.outcome !== 'dead-lettered') continue;
       try {
         await this.deadLetter(topic, partition, item.message, item.error);
-        this.deadLetteredSinceCommit = true;
+        deadLettered = true;
       } catch (error) {
         // Kafka refused the DLQ record: this message is retried; what the transaction applied after it
         // is found in processed_events next time.
         this.report(topic, partition, items.slice(0, index), commitMs);
-        return { index, error, event: item.event };
+        return { stop: { index, error, event: item.event }, deadLettered };
       }
     }
     this.report(topic, partition, items, commitMs);
-    return stop;
+    return { stop, deadLettered };
   }
 
   /** Decodes each message; stops at the first transient decode failure (the registry unreachable). */
