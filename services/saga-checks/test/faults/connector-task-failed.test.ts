@@ -17,9 +17,12 @@ async function taskStates(): Promise<Record<string, string[]>> {
   return Object.fromEntries(Object.entries(body).map(([name, { status }]) => [name, status.tasks.map((task) => task.state)]));
 }
 
-// A Debezium task FAILED for a real cause: the Debezium user loses REPLICATION SLAVE (a DBA's slip) and its
-// binlog connections are cut, so every reconnection is refused and the tasks give up. Connect never restarts
-// a FAILED task by itself; the stack's supervisor does, with backoff, until the grant is back.
+// A Debezium task FAILED for a real cause: the Debezium user loses REPLICATION SLAVE (a DBA's slip) and the
+// tasks start again, as they do when a worker restarts or the group rebalances; each start is refused by the
+// server and the task goes FAILED. (Cutting the live binlog connections instead is not used: the binlog
+// client's keep-alive reconnection sometimes ends in neither a stream nor a failure, a task left RUNNING and
+// idle.) Connect never restarts a FAILED task by itself; the stack's supervisor does, with backoff, until the
+// grant is back.
 test.serial('connector tasks FAILED on a lost grant are restarted by the supervisor once it is back, and every order completes', async (t) => {
   await stackWhole();
   t.teardown(() => rootSql(`GRANT REPLICATION SLAVE ON *.* TO ${debezium}`));
@@ -31,9 +34,10 @@ test.serial('connector tasks FAILED on a lost grant are restarted by the supervi
     await sleep(1500); // into the burst
     const revokedAt = Date.now();
     await rootSql(`REVOKE REPLICATION SLAVE ON *.* FROM ${debezium}`);
-    const ids = (await rootSql(`SELECT id FROM information_schema.processlist WHERE command = 'Binlog Dump'`)).split('\n').filter(Boolean);
-    t.true(ids.length >= connectors.length, `a binlog connection per connector (${ids.length})`);
-    for (const id of ids) await rootSql(`KILL ${Number(id)}`);
+    for (const name of connectors) {
+      const response = await fetch(`${connect}/connectors/${name}/tasks/0/restart`, { method: 'POST' });
+      t.true(response.ok, `restart of ${name}'s task answered ${response.status}`);
+    }
 
     // The supervisor sees each FAILED task and asks Connect to restart it (the restart fails again while
     // the grant is missing, which is the series of restarts its policy allows for).
