@@ -22,6 +22,16 @@ export class AppError extends Error {
   }
 }
 
+const ER_DUP_ENTRY = 1062;
+
+/**
+ * Whether a database error is a duplicate key (ER_DUP_ENTRY): the row a unique or primary key guards is
+ * there already. Every "insert first, and a duplicate means it was done before" check asks this.
+ */
+export function isDuplicateKey(error: unknown): boolean {
+  return (error as { errno?: unknown } | null)?.errno === ER_DUP_ENTRY;
+}
+
 /**
  * MySQL/MariaDB error numbers that say the data itself is wrong for the table: running the same statement
  * again gives the same answer. Everything else the database says (deadlocks, lock waits, a read-only
@@ -29,7 +39,7 @@ export class AppError extends Error {
  */
 const permanentDbErrnos = new Set([
   1048, // ER_BAD_NULL_ERROR: a NOT NULL column given null
-  1062, // ER_DUP_ENTRY
+  ER_DUP_ENTRY,
   1264, // ER_WARN_DATA_OUT_OF_RANGE
   1292, // ER_TRUNCATED_WRONG_VALUE
   1366, // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD

@@ -3,7 +3,7 @@
  * What every service of the saga shares: the error type, database access and migrations, Avro events
  * through the schema registry, the outbox writer and the idempotent consumer.
  */
-export { AppError, describeError, isRetriable } from './errors.js';
+export { AppError, describeError, isDuplicateKey, isRetriable } from './errors.js';
 export { setLogLevel } from './logger.js';
 export { createLogger, type Logger } from './logger.js';
 export { createDatabase, type DatabaseSettings } from './data/database.js';

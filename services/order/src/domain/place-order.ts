@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { AppError, type OutboxWriter } from '@cdc-outbox-saga/platform';
+import { AppError, isDuplicateKey, type OutboxWriter } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 import { findByIdempotencyKey, orderStatements, type OrderLine, type OrderView } from '../data/order-repository.js';
 
@@ -11,8 +11,6 @@ export interface PlaceOrder {
   /** The authenticated subject placing it (from the gateway), undefined for a direct internal call. */
   placedBy?: string | undefined;
 }
-
-const ER_DUP_ENTRY = 1062;
 
 /**
  * A request's fingerprint: the same Idempotency-Key must come with the same order from the same subject.
@@ -67,7 +65,7 @@ export async function placeOrder(
   } catch (error) {
     // A key used before (a retry, or the same request twice at once) fails on its unique index, which
     // answers in the same round trip a look-up first would have cost: reply with that order.
-    if (key && (error as { errno?: number }).errno === ER_DUP_ENTRY) {
+    if (key && isDuplicateKey(error)) {
       const existing = await findByIdempotencyKey(db, key);
       if (existing) return { view: replay(existing, hash!), created: false };
     }

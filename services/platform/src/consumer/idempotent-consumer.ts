@@ -3,7 +3,7 @@ import kafkajs, { Partitioners, type Admin, type Consumer, type EachBatchPayload
 import type { Knex } from 'knex';
 import type { EventCodec } from '../avro/event-codec.js';
 import { inOneTrip } from '../data/one-trip.js';
-import { AppError, describeError, isRetriable } from '../errors.js';
+import { AppError, describeError, isDuplicateKey, isRetriable } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** A decoded event as a handler sees it. */
@@ -69,7 +69,6 @@ export interface IdempotentConsumerOptions {
 
 export type EventOutcome = 'applied' | 'duplicate' | 'skipped' | 'retried' | 'dead-lettered';
 
-const ER_DUP_ENTRY = 1062;
 // Not a named export Node's CommonJS detection finds in kafkajs.
 const { ConfigResourceTypes } = kafkajs;
 
@@ -535,7 +534,7 @@ export class IdempotentConsumer {
       ]);
       return true;
     } catch (error) {
-      if ((error as { errno?: number }).errno === ER_DUP_ENTRY) return false;
+      if (isDuplicateKey(error)) return false;
       throw error;
     }
   }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { AppError, describeError, isRetriable } from '../../src/index.js';
+import { AppError, describeError, isDuplicateKey, isRetriable } from '../../src/index.js';
 
 test('an AppError says itself whether it is retriable, and defaults to not', (t) => {
   t.true(isRetriable(new AppError('X', 'x', { retriable: true })));
@@ -47,4 +47,11 @@ test('describeError gives a code and a message for anything thrown', (t) => {
   });
   t.deepEqual(describeError(fromKnex), { code: 'ER_CONSTRAINT_FAILED', message: 'CONSTRAINT `amount_cap` failed for `product_db`.`reservations`' });
   t.deepEqual(describeError(42), { code: 'UNKNOWN', message: '42' });
+});
+
+test('isDuplicateKey tells a taken key (ER_DUP_ENTRY) from any other error', (t) => {
+  t.true(isDuplicateKey(Object.assign(new Error('Duplicate entry'), { errno: 1062, code: 'ER_DUP_ENTRY' })));
+  t.false(isDuplicateKey(Object.assign(new Error('lock wait'), { errno: 1205 })));
+  t.false(isDuplicateKey(new Error('no errno')));
+  t.false(isDuplicateKey(null));
 });

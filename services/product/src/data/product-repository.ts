@@ -1,4 +1,4 @@
-import { inOneTrip, type Statement } from '@cdc-outbox-saga/platform';
+import { inOneTrip, isDuplicateKey, type Statement } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 
 export interface Product {
@@ -32,8 +32,6 @@ export interface Reservation {
   /** Empty unless stock was taken. */
   lines: ReservationLine[];
 }
-
-const ER_DUP_ENTRY = 1062;
 
 const toProduct = (row: { id: string; name: string; price: string | number; stock: string | number }): Product => ({
   id: row.id,
@@ -83,7 +81,7 @@ export function changeStock(trx: Knex.Transaction, changes: Array<{ productId: s
 
 /**
  * The statements that record the decision for an order, with its lines. The first is the insert of the
- * order's row, whose primary key refuses a second decision (ER_DUP_ENTRY, see `isDuplicate`).
+ * order's row, whose primary key refuses a second decision (ER_DUP_ENTRY, see `isDuplicateKey`).
  */
 export function reservationStatements(trx: Knex.Transaction, reservation: Reservation): Statement[] {
   const { orderId, userId, amount, status, reason, productId, lines } = reservation;
@@ -99,9 +97,6 @@ export function reservationStatements(trx: Knex.Transaction, reservation: Reserv
   ];
 }
 
-/** Whether an insert failed because its key is taken. */
-export const isDuplicate = (error: unknown): boolean => (error as { errno?: number }).errno === ER_DUP_ENTRY;
-
 /**
  * Records the decision for an order, with its lines; false, and nothing written, when the order has a
  * row already. The primary key decides: a row another transaction committed meanwhile (an OrderCancelled
@@ -112,7 +107,7 @@ export async function recordReservation(trx: Knex.Transaction, reservation: Rese
     await inOneTrip(trx, reservationStatements(trx, reservation));
     return true;
   } catch (error) {
-    if (isDuplicate(error)) return false;
+    if (isDuplicateKey(error)) return false;
     throw error;
   }
 }

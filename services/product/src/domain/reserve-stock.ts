@@ -1,8 +1,7 @@
-import { Reasons, type OrderCreated, type OutboxEvent, type OutboxWriter, type Reason } from '@cdc-outbox-saga/platform';
+import { isDuplicateKey, Reasons, type OrderCreated, type OutboxEvent, type OutboxWriter, type Reason } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 import {
   changeStock,
-  isDuplicate,
   lockProducts,
   reservationStatements,
   type Product,
@@ -69,7 +68,7 @@ export async function reserveStock(
   try {
     await outbox.write(trx, decisionEvent(order, decision, traceparent), writes);
   } catch (error) {
-    if (isDuplicate(error)) return undefined;
+    if (isDuplicateKey(error)) return undefined;
     throw error;
   }
   return decision;

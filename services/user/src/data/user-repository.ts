@@ -1,4 +1,4 @@
-import type { Statement } from '@cdc-outbox-saga/platform';
+import { isDuplicateKey, type Statement } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 
 export interface User {
@@ -23,8 +23,6 @@ export interface Deduction {
   reason: string | null;
 }
 
-const ER_DUP_ENTRY = 1062;
-
 const toUser = (row: { id: string; name: string; points: string | number }): User => ({
   id: row.id,
   name: row.name,
@@ -45,14 +43,11 @@ export async function lockUser(trx: Knex.Transaction, id: string): Promise<User 
   return row ? toUser(row) : undefined;
 }
 
-/** The statement that records the decision for an order; its primary key refuses a second (see `isDuplicate`). */
+/** The statement that records the decision for an order; its primary key refuses a second (see `isDuplicateKey`). */
 export function deductionStatement(trx: Knex.Transaction, deduction: Deduction): Statement {
   const { orderId, userId, amount, status, reason } = deduction;
   return trx('point_deductions').insert({ order_id: orderId, user_id: userId, amount, status, reason });
 }
-
-/** Whether an insert failed because its key is taken. */
-export const isDuplicate = (error: unknown): boolean => (error as { errno?: number }).errno === ER_DUP_ENTRY;
 
 /**
  * Records the decision for an order; false, and nothing written, when the order has a row already. The
@@ -64,7 +59,7 @@ export async function recordDeduction(trx: Knex.Transaction, deduction: Deductio
     await deductionStatement(trx, deduction);
     return true;
   } catch (error) {
-    if (isDuplicate(error)) return false;
+    if (isDuplicateKey(error)) return false;
     throw error;
   }
 }

@@ -1,9 +1,8 @@
-import { inOneTrip, Reasons, type OrderCancelled, type OutboxEvent, type OutboxWriter, type Reason, type StockReserved } from '@cdc-outbox-saga/platform';
+import { inOneTrip, isDuplicateKey, Reasons, type OrderCancelled, type OutboxEvent, type OutboxWriter, type Reason, type StockReserved } from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 import {
   changePoints,
   deductionStatement,
-  isDuplicate,
   lockDeduction,
   lockUser,
   markRefunded,
@@ -50,7 +49,7 @@ export async function deductPoints(
   try {
     await outbox.write(trx, decisionEvent(stock, decision, traceparent), writes);
   } catch (error) {
-    if (isDuplicate(error)) return undefined;
+    if (isDuplicateKey(error)) return undefined;
     throw error;
   }
   return decision;
