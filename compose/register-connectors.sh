@@ -13,10 +13,22 @@
 # PUT /connectors/<name>/config creates or updates, so running this again changes nothing. The files
 # name Debezium's MariaDB connector, which the native stack runs; under compose the database is MySQL 8,
 # so the class is swapped for Debezium's MySQL connector, which takes the same settings.
+#
+# Connect's REST API answers its HTTP basic user only: KAFKA_CONNECT_USERNAME, and the password in the file
+# KAFKA_CONNECT_PASSWORD_FILE names. curl reads both from a config file of this container's own (-K), so the
+# password is on no command line.
 set -eu
 connect_url="$1"
 metrics_url="$2"
 deadline=$(($(date +%s) + 180))
+
+umask 077
+password=$(cat "${KAFKA_CONNECT_PASSWORD_FILE:?the file with the password of the Connect REST API}")
+[ -n "$password" ] || { echo "$KAFKA_CONNECT_PASSWORD_FILE is empty" >&2; exit 1; }
+auth=$(mktemp)
+trap 'rm -f "$auth"' EXIT
+printf 'user = "%s:%s"\n' "${KAFKA_CONNECT_USERNAME:?the user of the Connect REST API}" "$password" > "$auth"
+unset password
 
 in_time() {
   [ "$(date +%s)" -lt "$deadline" ] || { echo "$1" >&2; exit 1; }
@@ -25,7 +37,7 @@ in_time() {
 for file in /connectors/*.json; do
   name=$(basename "$file" .json)
   sed 's/io\.debezium\.connector\.mariadb\.MariaDbConnector/io.debezium.connector.mysql.MySqlConnector/' "$file" |
-    curl -fsS -X PUT -H 'Content-Type: application/json' --data-binary @- "$connect_url/connectors/$name/config" > /dev/null
+    curl -fsS -K "$auth" -X PUT -H 'Content-Type: application/json' --data-binary @- "$connect_url/connectors/$name/config" > /dev/null
   echo "registered $name"
 done
 
@@ -35,14 +47,14 @@ for file in /connectors/*.json; do
   name=$(basename "$file" .json)
   restarts=0
   while :; do
-    status=$(curl -fsS "$connect_url/connectors/$name/status" 2> /dev/null || true)
+    status=$(curl -fsS -K "$auth" "$connect_url/connectors/$name/status" 2> /dev/null || true)
     states=$(printf '%s' "$status" | grep -o '"state":"[A-Z_]*"' | sort -u || true)
     if [ "$states" = '"state":"RUNNING"' ] && printf '%s' "$status" | grep -q '"tasks":\[{'; then break; fi
     if printf '%s' "$states" | grep -q FAILED; then
       [ "$restarts" -lt 2 ] || { echo "connector $name FAILED: $status" >&2; exit 1; }
       restarts=$((restarts + 1))
       echo "connector $name is FAILED; restarting it ($restarts/2)"
-      curl -fsS -X POST "$connect_url/connectors/$name/restart?includeTasks=true&onlyFailed=true" > /dev/null
+      curl -fsS -K "$auth" -X POST "$connect_url/connectors/$name/restart?includeTasks=true&onlyFailed=true" > /dev/null
     fi
     in_time "connector $name not RUNNING in time: $status"
     sleep 1

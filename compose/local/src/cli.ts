@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { connectUrl } from './components/connect.js';
-import { connectorFiles } from './connectors.js';
+import { connectorFiles, stackConnectApi } from './connectors.js';
 import { mintToken } from './dev-token.js';
 import { components, down, downAll, restart, up, urls, type Session } from './stack.js';
 import { markedStopped, recordedPid } from './processes.js';
@@ -53,7 +52,7 @@ function supervise(session: Session): Supervisor | undefined {
   const supervisor = new Supervisor({
     owner: session.owner,
     components: components.filter((component) => session.started.includes(component.name)),
-    connectUrl: session.started.includes('connect') ? connectUrl : undefined,
+    connect: session.started.includes('connect') ? stackConnectApi() : undefined,
   });
   supervisor.start();
   return supervisor;

@@ -2,7 +2,58 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpJson } from './component.js';
-import { settings } from './settings.js';
+import { stackSecret } from './secrets.js';
+import { httpUsers, settings } from './settings.js';
+
+/**
+ * Kafka Connect's REST API: where it is and its HTTP basic user (BasicAuthSecurityRestExtension refuses
+ * every request without them with 401, but for the workers' own signed task-config requests).
+ */
+export interface ConnectApi {
+  url: string;
+  username: string;
+  password: string;
+}
+
+/** The native stack's Connect, as its user `connect` with the secret `connect-rest`. */
+export function stackConnectApi(): ConnectApi {
+  return {
+    url: `http://${settings.host}:${settings.ports.connect}`,
+    username: httpUsers.connect,
+    password: stackSecret(settings.stateDir, 'connect-rest'),
+  };
+}
+
+/**
+ * Connect as the environment names it, the way `npm test` passes it: KAFKA_CONNECT_URL,
+ * KAFKA_CONNECT_USERNAME and KAFKA_CONNECT_PASSWORD or KAFKA_CONNECT_PASSWORD_FILE; the native stack's
+ * for whatever is not set.
+ */
+export function connectApiFromEnv(env: NodeJS.ProcessEnv = process.env): ConnectApi {
+  const file = env.KAFKA_CONNECT_PASSWORD_FILE;
+  return {
+    url: (env.KAFKA_CONNECT_URL || `http://${settings.host}:${settings.ports.connect}`).replace(/\/+$/, ''),
+    username: env.KAFKA_CONNECT_USERNAME || httpUsers.connect,
+    password: env.KAFKA_CONNECT_PASSWORD || (file ? readFileSync(file, 'utf8').trim() : stackSecret(settings.stateDir, 'connect-rest')),
+  };
+}
+
+/** The `Authorization` header for `api`'s user. */
+export function connectAuthorization(api: ConnectApi): string {
+  return `Basic ${Buffer.from(`${api.username}:${api.password}`, 'utf8').toString('base64')}`;
+}
+
+/** A request to Connect's REST API with its credentials; `path` starts with a slash. */
+export function connectFetch(api: ConnectApi, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set('authorization', connectAuthorization(api));
+  return fetch(`${api.url}${path}`, { ...init, headers });
+}
+
+/** Like `httpJson`, against Connect's REST API with its credentials. */
+function connectJson<T>(api: ConnectApi, path: string, init: RequestInit = {}): Promise<T> {
+  return httpJson<T>(`${api.url}${path}`, { ...init, headers: { ...init.headers, authorization: connectAuthorization(api) } });
+}
 
 export interface ConnectorStatus {
   name: string;
@@ -21,8 +72,8 @@ export function connectorFiles(): Array<{ name: string; config: Record<string, s
     }));
 }
 
-export async function connectorStatus(connectUrl: string, name: string): Promise<ConnectorStatus> {
-  return httpJson<ConnectorStatus>(`${connectUrl}/connectors/${encodeURIComponent(name)}/status`);
+export async function connectorStatus(api: ConnectApi, name: string): Promise<ConnectorStatus> {
+  return connectJson<ConnectorStatus>(api, `/connectors/${encodeURIComponent(name)}/status`);
 }
 
 /** The connector and every one of its tasks RUNNING. */
@@ -43,16 +94,16 @@ export function isRunning(status: ConnectorStatus): boolean {
  * read back from Connect's status topic after a run that lost its database, or the failure transient. A
  * third failure ends the wait with Connect's stack trace.
  */
-export async function registerConnectors(connectUrl: string, metricsUrl: string, timeoutMs = 90_000): Promise<void> {
+export async function registerConnectors(api: ConnectApi, metricsUrl: string, timeoutMs = 90_000): Promise<void> {
   const files = connectorFiles();
   for (const { name, config } of files) {
-    await httpJson(`${connectUrl}/connectors/${encodeURIComponent(name)}/config`, {
+    await connectJson(api, `/connectors/${encodeURIComponent(name)}/config`, {
       method: 'PUT',
       body: JSON.stringify(config),
     });
   }
   const deadline = Date.now() + timeoutMs;
-  await waitUntilRunning(connectUrl, files.map((file) => file.name), deadline);
+  await waitUntilRunning(api, files.map((file) => file.name), deadline);
   await waitUntilStreaming(metricsUrl, files.map(debeziumServer), deadline);
 }
 
@@ -63,13 +114,13 @@ function debeziumServer({ name, config }: { name: string; config: Record<string,
   return prefix;
 }
 
-async function waitUntilRunning(connectUrl: string, names: string[], deadline: number): Promise<void> {
+async function waitUntilRunning(api: ConnectApi, names: string[], deadline: number): Promise<void> {
   for (const name of names) {
     let restarts = 0;
     for (;;) {
       let status: ConnectorStatus | undefined;
       try {
-        status = await connectorStatus(connectUrl, name);
+        status = await connectorStatus(api, name);
       } catch {
         // 404 until the worker has picked the new config up from its config topic.
       }
@@ -79,7 +130,7 @@ async function waitUntilRunning(connectUrl: string, names: string[], deadline: n
       if (failed) {
         restarts++;
         console.log(`  … connector ${name} is FAILED (${firstLine(failed.trace)}); restarting it (${restarts}/2)`);
-        await httpJson(`${connectUrl}/connectors/${encodeURIComponent(name)}/restart?includeTasks=true&onlyFailed=true`, {
+        await connectJson(api, `/connectors/${encodeURIComponent(name)}/restart?includeTasks=true&onlyFailed=true`, {
           method: 'POST',
         });
         await sleep(1000);

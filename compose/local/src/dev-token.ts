@@ -9,6 +9,11 @@ export const TOKEN_ISSUER = 'cdc-outbox-saga-local';
 export const TOKEN_AUDIENCE = 'cdc-outbox-saga';
 
 const ALGORITHM = 'ES256';
+/**
+ * The longest lifetime minted: the gateway and the services refuse a token whose `exp - iat` is longer
+ * (`auth.maxLifetimeSeconds` of services/platform/config, 24 h), so none is made that they would refuse.
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 86_400;
 
 /** The development signing key, as `ensureSigningKey` found or made it. */
 export interface SigningKey {
@@ -87,7 +92,7 @@ export interface MintOptions {
   subject: string;
   /** Scopes, written space-separated into the `scope` claim; none unless given. */
   scopes?: readonly string[];
-  /** Lifetime; one hour unless given. */
+  /** Lifetime; one hour unless given, at most `MAX_TOKEN_LIFETIME_SECONDS`. */
   ttlSeconds?: number;
   audience?: string;
   issuer?: string;
@@ -107,8 +112,10 @@ export async function mintToken(options: MintOptions): Promise<string> {
   }
   const bad = scopes.find((scope) => !SCOPE_TOKEN.test(scope));
   if (bad !== undefined) throw new Error(`"${bad}" is not a scope (printable ASCII, no spaces or quotes)`);
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
-    throw new Error(`the lifetime must be a positive whole number of seconds, got ${ttlSeconds}`);
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw new Error(
+      `the lifetime must be a whole number of seconds from 1 to ${MAX_TOKEN_LIFETIME_SECONDS} (24 h, the longest the gateway accepts), got ${ttlSeconds}`,
+    );
   }
   const key = await ensureSigningKey();
   const issuedAt = Math.floor(Date.now() / 1000);

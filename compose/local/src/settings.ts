@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { secretsDir, stackSecret, type SecretName } from './secrets.js';
 
 /** Repository root (compose/local/dist/src -> ../../../..). */
 export const repoRoot = resolve(import.meta.dirname, '../../../..');
@@ -33,6 +34,20 @@ export const versions = {
   mysqldExporter: '0.14.0-3+b5',
 };
 
+/** A database account of the stack: its user name and the secret that holds its password. */
+export interface DatabaseAccount {
+  user: string;
+  secret: SecretName;
+}
+
+/** A service's database and its two accounts. */
+export interface ServiceDatabase {
+  service: 'order' | 'product' | 'user';
+  name: string;
+  runtime: DatabaseAccount;
+  migration: DatabaseAccount;
+}
+
 const stateDir = resolve(process.env.STACK_DIR ?? join(repoRoot, '.stack'));
 const distDir = join(stateDir, 'dist');
 
@@ -65,6 +80,8 @@ export const settings = {
     connect: intFromEnv('STACK_CONNECT_PORT', 8083),
     registry: intFromEnv('STACK_REGISTRY_PORT', 8081),
     gateway: intFromEnv('STACK_GATEWAY_PORT', 8080),
+    /** The gateway's management server (detailed /health, /metrics), on 127.0.0.1 only. */
+    gatewayManagement: intFromEnv('STACK_GATEWAY_MANAGEMENT_PORT', 8079),
     eureka: intFromEnv('STACK_EUREKA_PORT', 8761),
     configServer: intFromEnv('STACK_CONFIG_SERVER_PORT', 8888),
     prometheus: intFromEnv('STACK_PROMETHEUS_PORT', 9090),
@@ -76,35 +93,95 @@ export const settings = {
     /** Apicurio's Quarkus management interface: health and Prometheus metrics. */
     registryManagement: intFromEnv('STACK_REGISTRY_MANAGEMENT_PORT', 8091),
   },
-  /** Development credentials of the local stack; override them through the environment. */
+  /**
+   * The database accounts besides the services' own (`databases`). Passwords are not settings: each is made
+   * on first use into `<state folder>/secrets/<secret>` (secrets.ts) and read with `accountPassword`.
+   */
   credentials: {
-    debeziumUser: process.env.DEBEZIUM_DB_USER ?? 'debezium',
-    debeziumPassword: process.env.DEBEZIUM_DB_PASSWORD ?? 'dbz-local-only',
-    servicePassword: process.env.SERVICE_DB_PASSWORD ?? 'svc-local-only',
+    /**
+     * The hosts every account is created for: MariaDB listens on 127.0.0.1 only, and `localhost` is its
+     * unix socket. Never '%'.
+     */
+    hosts: ['127.0.0.1', 'localhost'],
+    /** Debezium's connectors: the binlog and SELECT on the captured databases. */
+    debezium: { user: 'debezium', secret: 'db-debezium' } satisfies DatabaseAccount,
     /** The MySQL exporter's user: server status and variables only, no table data. */
-    exporterUser: process.env.EXPORTER_DB_USER ?? 'exporter',
-    exporterPassword: process.env.EXPORTER_DB_PASSWORD ?? 'exp-local-only',
+    exporter: { user: 'exporter', secret: 'db-exporter' } satisfies DatabaseAccount,
+    /** The audit tools (`npm run audit`, the tests' audits): SELECT on the three service databases, nothing else. */
+    auditor: { user: 'auditor', secret: 'db-auditor' } satisfies DatabaseAccount,
   },
-  /** One database per service, each with its own user that can touch only that database. */
+  /**
+   * One database per service, each with two accounts that reach only that database: `runtime`, what the
+   * service serves with (SELECT, INSERT, UPDATE, DELETE), and `migration`, what it migrates with at start
+   * (DDL as well).
+   */
   databases: [
-    { name: 'order_db', user: 'order_svc' },
-    { name: 'product_db', user: 'product_svc' },
-    { name: 'user_db', user: 'user_svc' },
-  ],
+    {
+      service: 'order',
+      name: 'order_db',
+      runtime: { user: 'order_svc', secret: 'db-order-runtime' },
+      migration: { user: 'order_migrate', secret: 'db-order-migrate' },
+    },
+    {
+      service: 'product',
+      name: 'product_db',
+      runtime: { user: 'product_svc', secret: 'db-product-runtime' },
+      migration: { user: 'product_migrate', secret: 'db-product-migrate' },
+    },
+    {
+      service: 'user',
+      name: 'user_db',
+      runtime: { user: 'user_svc', secret: 'db-user-runtime' },
+      migration: { user: 'user_migrate', secret: 'db-user-migrate' },
+    },
+  ] satisfies ServiceDatabase[],
 };
 
-/** The endpoints the services and tests use, as environment variables. */
+/** The password of one of the stack's database accounts, made now if it is not there yet (secrets.ts). */
+export function accountPassword(account: DatabaseAccount): string {
+  return stackSecret(settings.stateDir, account.secret);
+}
+
+/**
+ * The file holding that password, made now if it is not there yet: what a process of the stack is given
+ * (`DB_PASSWORD_FILE`), so the password is in neither its environment nor its command line.
+ */
+export function accountPasswordFile(account: DatabaseAccount): string {
+  accountPassword(account);
+  return join(secretsDir(settings.stateDir), account.secret);
+}
+
+/**
+ * The users of the stack's two HTTP basic realms: Eureka (Spring Security in services/eureka-server) and
+ * Kafka Connect's REST API (BasicAuthSecurityRestExtension). Their passwords are the secrets `eureka` and
+ * `connect-rest`.
+ */
+export const httpUsers = { eureka: 'eureka', connect: 'connect' } as const;
+
+/** The file holding the stack secret `name`, made now if it is not there yet (secrets.ts). */
+export function secretFile(name: SecretName): string {
+  stackSecret(settings.stateDir, name);
+  return join(secretsDir(settings.stateDir), name);
+}
+
+/**
+ * The endpoints the services and tests use, as environment variables. Passwords are given as the files
+ * that hold them (`*_FILE`), so none is printed with the rest.
+ */
 export function stackEnvironment(): Record<string, string> {
   const { host, ports } = settings;
   return {
     DB_HOST: host,
     DB_PORT: String(ports.mariadb),
-    DB_PASSWORD: settings.credentials.servicePassword,
     KAFKA_BROKERS: `${host}:${ports.kafka}`,
     SCHEMA_REGISTRY_URL: `http://${host}:${ports.registry}/apis/ccompat/v7`,
     KAFKA_CONNECT_URL: `http://${host}:${ports.connect}`,
+    KAFKA_CONNECT_USERNAME: httpUsers.connect,
+    KAFKA_CONNECT_PASSWORD_FILE: secretFile('connect-rest'),
     GATEWAY_URL: `http://${host}:${ports.gateway}`,
     EUREKA_URL: `http://${host}:${ports.eureka}/eureka`,
+    EUREKA_USERNAME: httpUsers.eureka,
+    EUREKA_PASSWORD_FILE: secretFile('eureka'),
     CONFIG_SERVER_URL: `http://${host}:${ports.configServer}`,
   };
 }

@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Component } from './component.js';
-import { connectorFiles, firstLine, isRunning, type ConnectorStatus } from './connectors.js';
+import { connectFetch, connectorFiles, firstLine, isRunning, type ConnectApi, type ConnectorStatus } from './connectors.js';
 import { exitCause, isAlive, logFile, logTail, markedStopped, recordOf, stoppingProcesses } from './processes.js';
 import { RestartSeries, defaultRestartPolicy, type RestartPolicy } from './restart-policy.js';
 import { clearRestarts, connectorKey, updateRestarts } from './restarts.js';
@@ -12,8 +12,8 @@ export interface SupervisorOptions {
   /** The session whose components these are: the supervisor restarts only what that session owns. */
   owner: string;
   components: Component[];
-  /** Kafka Connect's URL, when this session's connectors are to be watched as well. */
-  connectUrl?: string;
+  /** Kafka Connect's REST API and its user, when this session's connectors are to be watched as well. */
+  connect?: ConnectApi;
   policy?: RestartPolicy;
   /** How often each component's process is looked at. */
   pollMs?: number;
@@ -96,9 +96,9 @@ export class Supervisor {
   start(): void {
     clearRestarts(this.watched.map((watched) => watched.component.name));
     this.track(this.watchProcesses());
-    if (this.options.connectUrl !== undefined) {
+    if (this.options.connect !== undefined) {
       clearRestarts(connectorFiles().map((file) => connectorKey(file.name)));
-      this.track(this.watchConnectors(this.options.connectUrl));
+      this.track(this.watchConnectors(this.options.connect));
     }
   }
 
@@ -245,22 +245,22 @@ export class Supervisor {
     );
   }
 
-  private async watchConnectors(connectUrl: string): Promise<void> {
+  private async watchConnectors(api: ConnectApi): Promise<void> {
     const pollMs = this.options.connectorPollMs ?? 5000;
     while (!this.stopped) {
       await this.pause(pollMs);
       // While Connect itself is down or being restarted, its process is what matters.
       const connect = this.watched.find((watched) => watched.component.name === 'connect');
       if (this.stopped || (connect !== undefined && connect.state !== 'watching')) continue;
-      const statuses = await this.connectorStatuses(connectUrl);
-      for (const [name, status] of Object.entries(statuses ?? {})) this.lookAtConnector(connectUrl, name, status);
+      const statuses = await this.connectorStatuses(api);
+      for (const [name, status] of Object.entries(statuses ?? {})) this.lookAtConnector(api, name, status);
     }
   }
 
   /** Every connector's status in one request, or undefined when Connect does not answer. */
-  private async connectorStatuses(connectUrl: string): Promise<Record<string, ConnectorStatus> | undefined> {
+  private async connectorStatuses(api: ConnectApi): Promise<Record<string, ConnectorStatus> | undefined> {
     try {
-      const response = await fetch(`${connectUrl}/connectors?expand=status`, {
+      const response = await connectFetch(api, '/connectors?expand=status', {
         signal: AbortSignal.any([AbortSignal.timeout(5000), this.abort.signal]),
       });
       if (!response.ok) return undefined;
@@ -280,7 +280,7 @@ export class Supervisor {
     return watched;
   }
 
-  private lookAtConnector(connectUrl: string, name: string, status: ConnectorStatus): void {
+  private lookAtConnector(api: ConnectApi, name: string, status: ConnectorStatus): void {
     const watched = this.connector(name);
     if (watched.restarting) return;
     const failed = [
@@ -316,7 +316,8 @@ export class Supervisor {
     });
     if (!decision.restart) {
       watched.gaveUp = true;
-      const restart = `curl -X POST '${connectUrl}/connectors/${name}/restart?includeTasks=true&onlyFailed=true'`;
+      // curl asks for the password (the stack's is in .stack/secrets/connect-rest); it is never printed.
+      const restart = `curl -u ${api.username} -X POST '${api.url}/connectors/${name}/restart?includeTasks=true&onlyFailed=true'`;
       this.log(
         [
           `✗ connector ${name}: ${cause}; ${decision.failedRestarts} restarts in a row did not last ${this.policy.stableAfterMs / 1000}s.`,
@@ -327,17 +328,17 @@ export class Supervisor {
     }
     this.log(`✗ connector ${name}: ${cause} — restarting in ${decision.delayMs / 1000}s (restart ${decision.attempt})`);
     watched.restarting = true;
-    this.track(this.restartConnector(connectUrl, name, watched, decision.delayMs));
+    this.track(this.restartConnector(api, name, watched, decision.delayMs));
   }
 
   /** Restarts a connector's failed parts (Kafka Connect 3.0+: the connector and/or only its FAILED tasks). */
-  private async restartConnector(connectUrl: string, name: string, watched: WatchedConnector, delayMs: number): Promise<void> {
+  private async restartConnector(api: ConnectApi, name: string, watched: WatchedConnector, delayMs: number): Promise<void> {
     try {
       await this.pause(delayMs);
       if (this.stopped) return;
-      const url = `${connectUrl}/connectors/${encodeURIComponent(name)}/restart?includeTasks=true&onlyFailed=true`;
-      const response = await fetch(url, { method: 'POST', signal: AbortSignal.any([AbortSignal.timeout(15_000), this.abort.signal]) });
-      if (!response.ok) throw new Error(`POST ${url} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
+      const path = `/connectors/${encodeURIComponent(name)}/restart?includeTasks=true&onlyFailed=true`;
+      const response = await connectFetch(api, path, { method: 'POST', signal: AbortSignal.any([AbortSignal.timeout(15_000), this.abort.signal]) });
+      if (!response.ok) throw new Error(`POST ${api.url}${path} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
       updateRestarts(connectorKey(name), (record) => {
         record.restarts += 1;
       });

@@ -1,22 +1,36 @@
-import { fetchApplications, type DiscoveredInstance, type Logger } from '@cdc-outbox-saga/platform';
+import { eurekaCredentials, fetchApplications, type DiscoveredInstance, type EurekaCredentials, type Logger } from '@cdc-outbox-saga/platform';
 
 /**
  * The gateway's copy of Eureka's registry: fetched every `refreshMs`, kept as it was when Eureka does
  * not answer, so an outage of the registry never stops traffic to the instances already known (as
- * Netflix's client caches its registry). Only instances whose status is UP are routed to.
+ * Netflix's client caches its registry). Only instances whose status is UP are routed to. It reads with
+ * the gateway's Eureka credentials (`eureka.username`, `eureka.password` or `eureka.passwordFile`).
  */
 export class EurekaDiscovery {
   private apps = new Map<string, DiscoveredInstance[]>();
   private timer: NodeJS.Timeout | undefined;
   private failingSince: number | undefined;
   private lastRefresh = 0;
+  private readonly serviceUrls: string[];
+  private readonly refreshMs: number;
+  private readonly credentials: EurekaCredentials | undefined;
 
+  /** Throws when `eureka` names a registry but no credentials for it. */
   constructor(
-    private readonly serviceUrls: string[],
-    private readonly refreshMs: number,
+    eureka: {
+      serviceUrl: string[];
+      registryRefreshMs: number;
+      username?: string | undefined;
+      password?: string | undefined;
+      passwordFile?: string | undefined;
+    },
     private readonly logger: Logger,
     private readonly onRefresh: (apps: Map<string, DiscoveredInstance[]>) => void = () => undefined,
-  ) {}
+  ) {
+    this.serviceUrls = eureka.serviceUrl;
+    this.refreshMs = eureka.registryRefreshMs;
+    this.credentials = eurekaCredentials(eureka);
+  }
 
   /** Fetches once (without failing when Eureka is down) and then every `refreshMs`. */
   async start(): Promise<void> {
@@ -45,7 +59,7 @@ export class EurekaDiscovery {
 
   async refresh(): Promise<void> {
     try {
-      this.apps = await fetchApplications(this.serviceUrls, Math.min(this.refreshMs, 3000));
+      this.apps = await fetchApplications(this.serviceUrls, Math.min(this.refreshMs, 3000), this.credentials);
       this.lastRefresh = Date.now();
       if (this.failingSince !== undefined) {
         this.logger.info({ afterSeconds: Math.round((Date.now() - this.failingSince) / 1000) }, 'Eureka answers again; routing table refreshed');

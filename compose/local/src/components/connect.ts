@@ -1,16 +1,21 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Component } from '../component.js';
-import { httpJson, httpOk } from '../component.js';
-import { registerConnectors } from '../connectors.js';
+import { connectFetch, registerConnectors, stackConnectApi } from '../connectors.js';
 import { findJava } from '../java.js';
-import { settings } from '../settings.js';
+import { accountPassword, settings } from '../settings.js';
 import { jvmArgs } from './kafka.js';
 
 const properties = join(settings.confDir, 'connect', 'connect-distributed.properties');
+/** The JAAS configuration of the REST API's basic auth, and the user and password it checks against. */
+const jaasFile = join(settings.confDir, 'connect', 'rest-jaas.conf');
+const credentialsFile = join(settings.confDir, 'connect', 'rest-credentials.properties');
 export const connectUrl = `http://${settings.host}:${settings.ports.connect}`;
 /** The JMX exporter agent in Connect: the worker's and Debezium's metrics. */
 const metricsUrl = `http://${settings.host}:${settings.ports.connectMetrics}/metrics`;
+
+/** The environment variables connectors/*.json read through ${env:…}, and nothing else. */
+export const envAllowlist = 'DEBEZIUM_DB_[A-Z0-9_]+|KAFKA_BOOTSTRAP_SERVERS';
 
 function writeProperties(): void {
   const { host, ports } = settings;
@@ -39,12 +44,49 @@ function writeProperties(): void {
       `plugin.path=${settings.connectPlugins}`,
       // Debezium's plugins ship ServiceLoader manifests: no reflective scan of every jar at start.
       'plugin.discovery=service_load',
-      // Connectors read credentials as ${env:NAME}, so none are written into connectors/*.json.
+      // Connectors read credentials as ${env:NAME}, so none are written into connectors/*.json. Only the
+      // variables they read are served (KIP-887, Kafka 3.5+; the whole name must match): a connector
+      // config cannot pull any other variable of this process, such as another component's password.
       'config.providers=env',
       'config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider',
-      // Lets a connector set producer.override.* (linger.ms for latency).
-      'connector.client.config.override.policy=All',
+      `config.providers.env.param.allowlist.pattern=${envAllowlist}`,
+      // The producer settings every connector here wants, set once for the worker: no connector may
+      // override a client setting (policy None), so none can point its producer at another cluster.
+      'producer.linger.ms=0',
+      'producer.acks=all',
+      'producer.enable.idempotence=true',
+      'connector.client.config.override.policy=None',
       'topic.creation.enable=true',
+      // HTTP basic on the REST API: the JAAS login module `KafkaConnect` (jaasFile, given to the JVM)
+      // checks each request against credentialsFile.
+      'rest.extension.classes=org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension',
+      '',
+    ].join('\n'),
+  );
+}
+
+/** `text` into `file`, readable by this user only (also when the file was there already). */
+function writePrivate(file: string, text: string): void {
+  writeFileSync(file, text, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+/**
+ * The REST API's one user (`connect`, the secret `connect-rest`) in the properties file Kafka's
+ * PropertyFileLoginModule reads, and the JAAS file that names it. Kafka lets every request through when
+ * that properties file is empty, so it is never written without the user.
+ */
+function writeRestAuth(): void {
+  const { username, password } = stackConnectApi();
+  mkdirSync(join(settings.confDir, 'connect'), { recursive: true });
+  writePrivate(credentialsFile, `${username}=${password}\n`);
+  const quoted = credentialsFile.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
+  writePrivate(
+    jaasFile,
+    [
+      'KafkaConnect {',
+      `  org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule required file="${quoted}";`,
+      '};',
       '',
     ].join('\n'),
   );
@@ -58,8 +100,13 @@ export const connect: Component = {
   async isReady() {
     // The root resource names the Kafka cluster: anything else answering on the port is not Connect.
     try {
-      const info = await httpJson<{ kafka_cluster_id?: string }>(`${connectUrl}/`);
-      return typeof info.kafka_cluster_id === 'string' && (await httpOk(`${connectUrl}/connectors`));
+      const api = stackConnectApi();
+      const root = await connectFetch(api, '/', { signal: AbortSignal.timeout(5000) });
+      const info = (await root.json()) as { kafka_cluster_id?: string };
+      if (!root.ok || typeof info.kafka_cluster_id !== 'string') return false;
+      const connectors = await connectFetch(api, '/connectors', { signal: AbortSignal.timeout(5000) });
+      await connectors.arrayBuffer();
+      return connectors.ok;
     } catch {
       return false;
     }
@@ -67,6 +114,7 @@ export const connect: Component = {
 
   async prepare() {
     writeProperties();
+    writeRestAuth();
   },
 
   launchSpec() {
@@ -75,6 +123,7 @@ export const connect: Component = {
       command: findJava(17),
       args: [
         ...jvmArgs('768m', { port: settings.ports.connectMetrics, config: 'connect.yml' }),
+        `-Djava.security.auth.login.config=${jaasFile}`,
         '-cp',
         join(settings.kafkaLibs, '*'),
         'org.apache.kafka.connect.cli.ConnectDistributed',
@@ -84,8 +133,8 @@ export const connect: Component = {
       env: {
         DEBEZIUM_DB_HOST: host,
         DEBEZIUM_DB_PORT: String(ports.mariadb),
-        DEBEZIUM_DB_USER: credentials.debeziumUser,
-        DEBEZIUM_DB_PASSWORD: credentials.debeziumPassword,
+        DEBEZIUM_DB_USER: credentials.debezium.user,
+        DEBEZIUM_DB_PASSWORD: accountPassword(credentials.debezium),
         KAFKA_BOOTSTRAP_SERVERS: `${host}:${ports.kafka}`,
       },
     };
@@ -93,12 +142,15 @@ export const connect: Component = {
 
   async provision() {
     // The plugin scan happens before the REST server answers, but make the failure explicit.
-    const plugins = await httpJson<Array<{ class: string }>>(`${connectUrl}/connector-plugins`);
+    const api = stackConnectApi();
+    const answer = await connectFetch(api, '/connector-plugins', { signal: AbortSignal.timeout(15_000) });
+    if (!answer.ok) throw new Error(`GET ${connectUrl}/connector-plugins answered ${answer.status}: ${(await answer.text()).slice(0, 300)}`);
+    const plugins = (await answer.json()) as Array<{ class: string }>;
     if (!plugins.some((plugin) => plugin.class.startsWith('io.debezium.connector'))) {
       throw new Error(`Kafka Connect found no Debezium connector on plugin.path=${settings.connectPlugins}`);
     }
     // Waits until every connector streams the binlog: the services, which start after Connect's
     // provisioning, then cannot commit an outbox row before the position Debezium reads from.
-    await registerConnectors(connectUrl, metricsUrl);
+    await registerConnectors(api, metricsUrl);
   },
 };

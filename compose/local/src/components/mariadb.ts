@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Component } from '../component.js';
 import { portOpen } from '../component.js';
-import { settings } from '../settings.js';
+import { accountPassword, settings } from '../settings.js';
 
 const run = promisify(execFile);
 const dataDir = join(settings.dataDir, 'mariadb');
@@ -30,7 +30,11 @@ function findBinary(names: string[]): string {
  */
 export async function rootSql(sql: string): Promise<string> {
   const client = findBinary(['mariadb', 'mysql']);
-  const { stdout } = await run(client, ['--no-defaults', `--socket=${socket}`, '-uroot', '-N', '-B', '-e', sql]);
+  // On stdin, not `-e`: the provisioning's statements hold passwords, and a command line is visible to
+  // every user of the machine.
+  const running = run(client, ['--no-defaults', `--socket=${socket}`, '-uroot', '-N', '-B']);
+  running.child.stdin?.end(sql);
+  const { stdout } = await running;
   return stdout;
 }
 
@@ -38,42 +42,91 @@ function quote(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+/** Every privilege MariaDB (10.5 and later) grants on a database: what a grant there is checked against. */
+const databasePrivileges = [
+  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER', 'CREATE TEMPORARY TABLES',
+  'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW', 'CREATE ROUTINE', 'ALTER ROUTINE', 'EVENT', 'TRIGGER',
+  'DELETE HISTORY', 'GRANT OPTION',
+];
+
+/** What a service serves with: rows only. */
+const runtimePrivileges = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
 /**
- * The databases, the per-service users, the Debezium user and the exporter's. Idempotent: it runs on every
- * start, so a changed grant reaches an existing data directory too.
+ * What a service migrates with: knex's migration tables are rows too (knex_migrations, and the lock row it
+ * updates under SELECT … FOR UPDATE); the migrations create, alter and drop tables, indexes, CHECK
+ * constraints and foreign keys (REFERENCES).
  */
-function provisioningSql(): string {
+const migrationPrivileges = [...runtimePrivileges, 'CREATE', 'ALTER', 'DROP', 'INDEX', 'REFERENCES'];
+
+/**
+ * `account` on each of the stack's hosts, with `password`. Created if missing, its password set anew either
+ * way (a secret file deleted and made again takes effect on the next start); `options` are ALTER USER's.
+ */
+function accountSql(user: string, password: string, options = ''): string[] {
+  const auth = `IDENTIFIED BY ${quote(password)}${options ? ` ${options}` : ''}`;
+  return settings.credentials.hosts.flatMap((host) => [
+    `CREATE USER IF NOT EXISTS ${quote(user)}@${quote(host)} ${auth}`,
+    `ALTER USER ${quote(user)}@${quote(host)} ${auth}`,
+  ]);
+}
+
+/**
+ * Exactly `privileges` on `database` for `user` on each host: granted first, then every other privilege on
+ * that database revoked, so a grant made by hand or by an older version goes away without a moment in which
+ * a running service lacks one it needs.
+ */
+function databaseGrantSql(user: string, database: string, privileges: string[]): string[] {
+  const others = databasePrivileges.filter((privilege) => !privileges.includes(privilege));
+  return settings.credentials.hosts.flatMap((host) => [
+    `GRANT ${privileges.join(', ')} ON \`${database}\`.* TO ${quote(user)}@${quote(host)}`,
+    `REVOKE ${others.join(', ')} ON \`${database}\`.* FROM ${quote(user)}@${quote(host)}`,
+  ]);
+}
+
+/**
+ * The databases and every account of the stack: per service a runtime and a migration account, then
+ * Debezium's, the exporter's and the auditor's, each with its own generated password (secrets.ts) and
+ * only on the stack's local hosts. Idempotent: it runs on every start, so a changed grant reaches an
+ * existing data directory too, and the '%' accounts an older version made (ALL PRIVILEGES on a service's
+ * database, committed passwords) are dropped, with whatever they were granted.
+ */
+export function provisioningSql(): string {
   const { credentials, databases } = settings;
-  const dbz = quote(credentials.debeziumUser);
   const statements: string[] = [];
-  for (const { name, user } of databases) {
+  for (const { name, runtime, migration } of databases) {
     statements.push(
       `CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
-      `CREATE USER IF NOT EXISTS ${quote(user)}@'%' IDENTIFIED BY ${quote(credentials.servicePassword)}`,
-      `ALTER USER ${quote(user)}@'%' IDENTIFIED BY ${quote(credentials.servicePassword)}`,
-      `GRANT ALL PRIVILEGES ON \`${name}\`.* TO ${quote(user)}@'%'`,
+      ...accountSql(runtime.user, accountPassword(runtime)),
+      ...databaseGrantSql(runtime.user, name, runtimePrivileges),
+      ...accountSql(migration.user, accountPassword(migration)),
+      ...databaseGrantSql(migration.user, name, migrationPrivileges),
     );
   }
   // Exactly what Debezium documents for its MariaDB connector: SELECT (here narrowed to the captured
   // databases), RELOAD and SHOW DATABASES for the schema snapshot, REPLICATION SLAVE to read the binlog,
   // BINLOG MONITOR (MariaDB's name for MySQL's REPLICATION CLIENT) for SHOW MASTER STATUS / BINARY LOGS.
-  statements.push(
-    `CREATE USER IF NOT EXISTS ${dbz}@'%' IDENTIFIED BY ${quote(credentials.debeziumPassword)}`,
-    `ALTER USER ${dbz}@'%' IDENTIFIED BY ${quote(credentials.debeziumPassword)}`,
-    `GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO ${dbz}@'%'`,
-    ...databases.map(({ name }) => `GRANT SELECT ON \`${name}\`.* TO ${dbz}@'%'`),
-  );
+  const { debezium, exporter, auditor } = credentials;
+  statements.push(...accountSql(debezium.user, accountPassword(debezium)));
+  for (const host of credentials.hosts) {
+    statements.push(`GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO ${quote(debezium.user)}@${quote(host)}`);
+  }
+  for (const { name } of databases) statements.push(...databaseGrantSql(debezium.user, name, ['SELECT']));
   // The MySQL exporter (mysqld-exporter.ts): PROCESS for the thread list and InnoDB's information_schema
   // tables, BINLOG MONITOR (REPLICATION CLIENT) for the binlog sizes, SELECT on performance_schema for its
   // optional collectors; no SELECT on any service's data. Three connections at most, as its docs advise.
-  const exporter = quote(credentials.exporterUser);
-  const exporterAuth = `IDENTIFIED BY ${quote(credentials.exporterPassword)} WITH MAX_USER_CONNECTIONS 3`;
-  statements.push(
-    `CREATE USER IF NOT EXISTS ${exporter}@'%' ${exporterAuth}`,
-    `ALTER USER ${exporter}@'%' ${exporterAuth}`,
-    `GRANT PROCESS, BINLOG MONITOR ON *.* TO ${exporter}@'%'`,
-    `GRANT SELECT ON performance_schema.* TO ${exporter}@'%'`,
-  );
+  statements.push(...accountSql(exporter.user, accountPassword(exporter), 'WITH MAX_USER_CONNECTIONS 3'));
+  for (const host of credentials.hosts) {
+    statements.push(
+      `GRANT PROCESS, BINLOG MONITOR ON *.* TO ${quote(exporter.user)}@${quote(host)}`,
+      `GRANT SELECT ON performance_schema.* TO ${quote(exporter.user)}@${quote(host)}`,
+    );
+  }
+  // The audit tools (npm run audit, and the tests' audits) read all three databases, and write nothing.
+  statements.push(...accountSql(auditor.user, accountPassword(auditor)));
+  for (const { name } of databases) statements.push(...databaseGrantSql(auditor.user, name, ['SELECT']));
+  // What an older version made: every account from anywhere ('%'), the services' with ALL PRIVILEGES.
+  const legacy = [...databases.flatMap(({ runtime, migration }) => [runtime.user, migration.user]), debezium.user, exporter.user, auditor.user];
+  statements.push(`DROP USER IF EXISTS ${legacy.map((user) => `${quote(user)}@'%'`).join(', ')}`);
   return statements.join(';\n') + ';';
 }
 

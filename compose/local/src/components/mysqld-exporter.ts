@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Component } from '../component.js';
 import { httpOk } from '../component.js';
 import { fetchDebianPackage } from '../debian.js';
-import { settings, versions } from '../settings.js';
+import { accountPassword, settings, versions } from '../settings.js';
 
 /** Debian's Prometheus MySQL exporter, unpacked (not installed) into the state folder. */
 const home = join(settings.distDir, `prometheus-mysqld-exporter-${versions.mysqldExporter}`);
@@ -14,7 +14,8 @@ const base = `http://${settings.host}:${settings.ports.mariadbMetrics}`;
 
 function writeMyCnf(): void {
   const { host, ports, credentials } = settings;
-  const lines = ['[client]', `user=${credentials.exporterUser}`, `password=${credentials.exporterPassword}`, `host=${host}`, `port=${ports.mariadb}`];
+  const { exporter } = credentials;
+  const lines = ['[client]', `user=${exporter.user}`, `password=${accountPassword(exporter)}`, `host=${host}`, `port=${ports.mariadb}`];
   mkdirSync(settings.confDir, { recursive: true });
   writeFileSync(myCnf, `${lines.join('\n')}\n`, { mode: 0o600 });
 }
@@ -25,7 +26,7 @@ function writeMyCnf(): void {
  */
 export const mysqldExporter: Component = {
   name: 'mysqld-exporter',
-  url: `${base}/metrics (MariaDB's metrics, as ${settings.credentials.exporterUser})`,
+  url: `${base}/metrics (MariaDB's metrics, as ${settings.credentials.exporter.user})`,
   startTimeoutMs: 30_000,
 
   // The landing page: /metrics would query the database on every readiness probe.

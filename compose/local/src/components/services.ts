@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Component } from '../component.js';
 import { httpJson } from '../component.js';
 import { ensureSigningKey } from '../dev-token.js';
-import { settings, stackEnvironment } from '../settings.js';
+import { accountPasswordFile, settings, stackEnvironment } from '../settings.js';
 
 /** The domain services and their first port; instance i of a service listens on base + 10 * i. */
 const domainServices = [
@@ -37,6 +37,22 @@ async function answersAs(url: string, instance: string): Promise<boolean> {
   }
 }
 
+/**
+ * A service's two database accounts (settings.databases): it serves as the runtime one and migrates as the
+ * migration one. Passwords are handed over as files (.stack/secrets), like compose's `*_FILE` variables.
+ */
+export function databaseEnvironment(service: string): Record<string, string> {
+  const database = settings.databases.find((d) => d.service === service);
+  if (!database) throw new Error(`no database for the service ${service} in settings.databases`);
+  return {
+    DB_NAME: database.name,
+    DB_USER: database.runtime.user,
+    DB_PASSWORD_FILE: accountPasswordFile(database.runtime),
+    DB_MIGRATION_USER: database.migration.user,
+    DB_MIGRATION_PASSWORD_FILE: accountPasswordFile(database.migration),
+  };
+}
+
 /** One instance of a domain service as a stack component: `id` names it (and its pid and log files). */
 export function serviceComponent(service: string, id: string, port: number): Component {
   const url = `http://${settings.host}:${port}`;
@@ -45,11 +61,22 @@ export function serviceComponent(service: string, id: string, port: number): Com
     url,
     startTimeoutMs: 90_000,
     isReady: () => answersAs(url, id),
+    // The development signing key: the service verifies with its public half (the first service starts before the gateway).
+    prepare: async () => {
+      await ensureSigningKey();
+    },
     launchSpec: () => ({
       command: process.execPath,
       args: [join(settings.repoRoot, 'services', service, 'dist/src/main.js')],
       cwd: join(settings.repoRoot, 'services', service),
-      env: { ...stackEnvironment(), PORT: String(port), INSTANCE_ID: id },
+      env: {
+        ...stackEnvironment(),
+        ...databaseEnvironment(service),
+        PORT: String(port),
+        INSTANCE_ID: id,
+        // Each service verifies the callers' bearer tokens itself, with the key the gateway verifies them with.
+        JWT_PUBLIC_KEY_FILE: settings.publicKeyFile,
+      },
     }),
   };
 }
@@ -57,10 +84,11 @@ export function serviceComponent(service: string, id: string, port: number): Com
 /**
  * Ready once it answers and routes to every instance this environment starts: it reads them from
  * Eureka, so a test that starts right after `up` never meets a gateway that knows only some of them.
+ * `managementUrl` is its management server, whose /health has the details (the public one says UP only).
  */
-async function gatewayRoutesToAll(url: string, expected: Record<string, number>): Promise<boolean> {
+async function gatewayRoutesToAll(managementUrl: string, expected: Record<string, number>): Promise<boolean> {
   try {
-    const health = await httpJson<{ status?: string; instance?: string; instances?: Record<string, number> }>(`${url}/health`);
+    const health = await httpJson<{ status?: string; instance?: string; instances?: Record<string, number> }>(`${managementUrl}/health`);
     if (health.status !== 'UP' || health.instance !== gatewayInstance) return false;
     return Object.entries(expected).every(([service, count]) => (health.instances?.[service] ?? 0) >= count);
   } catch {
@@ -112,11 +140,12 @@ export function serviceComponents(): Component[] {
     for (const instance of list) components.push(serviceComponent(service.name, instance.id, instance.port));
   }
   const gatewayUrl = `http://${settings.host}:${settings.ports.gateway}`;
+  const gatewayManagementUrl = `http://${settings.host}:${settings.ports.gatewayManagement}`;
   components.push({
     name: 'gateway',
     url: `${gatewayUrl}/api (orders, products, users; instances found through Eureka)`,
     startTimeoutMs: 30_000,
-    isReady: () => gatewayRoutesToAll(gatewayUrl, expected),
+    isReady: () => gatewayRoutesToAll(gatewayManagementUrl, expected),
     // The development signing key (git-ignored state folder): the gateway verifies with its public half.
     prepare: async () => {
       await ensureSigningKey();
@@ -128,6 +157,7 @@ export function serviceComponents(): Component[] {
       env: {
         ...stackEnvironment(),
         PORT: String(settings.ports.gateway),
+        MANAGEMENT_PORT: String(settings.ports.gatewayManagement),
         INSTANCE_ID: gatewayInstance,
         JWT_PUBLIC_KEY_FILE: settings.publicKeyFile,
       },

@@ -19,3 +19,20 @@ test('only connectors whose streaming binlog client is connected count as stream
 test('no metrics, no connector streaming', (t) => {
   t.is(streamingServers('').size, 0);
 });
+
+test("Connect's user and password come from the environment, the password from its file when given so", async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { connectApiFromEnv, connectAuthorization } = await import('../../src/connectors.js');
+  const dir = mkdtempSync(join(tmpdir(), 'connect-api-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'connect-rest'), 'from-the-file-0123456789\n');
+  const api = connectApiFromEnv({
+    KAFKA_CONNECT_URL: 'http://127.0.0.1:18083/',
+    KAFKA_CONNECT_USERNAME: 'connect',
+    KAFKA_CONNECT_PASSWORD_FILE: join(dir, 'connect-rest'),
+  });
+  t.deepEqual(api, { url: 'http://127.0.0.1:18083', username: 'connect', password: 'from-the-file-0123456789' });
+  t.is(connectAuthorization(api), `Basic ${Buffer.from('connect:from-the-file-0123456789').toString('base64')}`);
+});

@@ -66,4 +66,11 @@ test.serial('a subject, scope or lifetime that a gateway would refuse is refused
   await t.throwsAsync(mintToken({ subject: 'alice', scopes: ['a"b'] }));
   await t.throwsAsync(mintToken({ subject: 'alice', ttlSeconds: 0 }));
   await t.throwsAsync(mintToken({ subject: 'alice', ttlSeconds: 1.5 }));
+  await t.throwsAsync(mintToken({ subject: 'alice', ttlSeconds: 86_401 }), { message: /from 1 to 86400 \(24 h/ });
+});
+
+test.serial('the longest lifetime minted is a day, as the gateway and the services accept at most', async (t) => {
+  const token = await mintToken({ subject: 'alice', ttlSeconds: 86_400 });
+  const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+  t.is(payload.exp - payload.iat, 86_400);
 });

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,6 +70,7 @@ async function gatewayFor(
   return start({
     service: { name: 'gateway', instanceId: 'gateway-test' },
     http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1024 },
+    management: { host: '127.0.0.1', port: 0 },
     upstream: { connectTimeoutMs: 1000, timeoutMs, keepAlive: true },
     outlier: { consecutiveFailures: 3, ejectionMs: 60_000 },
     // Fixed targets on every route: these tests are about proxying, not discovery.
@@ -347,4 +348,158 @@ test('a request without a valid token gets a JSON 401 and never reaches an insta
   t.is(forged.status, 401);
   t.like(await forged.json(), { error: { code: 'TOKEN_INVALID' } });
   t.is(reached, 0);
+});
+
+/** Raw bytes to the gateway, the answer as text once the connection closes (or after `waitMs`). */
+async function rawExchange(url: string, send: (socket: Socket, received: () => string) => Promise<void> | void, waitMs = 3000): Promise<string> {
+  const { port } = new URL(url);
+  const socket = connect(Number(port), '127.0.0.1');
+  await once(socket, 'connect');
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+  socket.on('error', () => undefined);
+  const closed = once(socket, 'close');
+  await send(socket, () => text);
+  const timer = setTimeout(() => socket.destroy(), waitMs);
+  await closed;
+  clearTimeout(timer);
+  return text;
+}
+
+async function until(check: () => boolean, ms = 2000): Promise<void> {
+  for (const started = Date.now(); !check() && Date.now() - started < ms; ) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+test('Expect: 100-continue without a valid token: the 401 and no 100, and the connection is closed', async (t) => {
+  let reached = 0;
+  const counting = await upstream((_req, res) => {
+    reached++;
+    res.end('{}');
+  });
+  servers.push(counting.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [counting.url] }]);
+  const answer = await rawExchange(gateway.url, (socket) => {
+    socket.write('POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n');
+  });
+  t.notRegex(answer, /100 Continue/);
+  t.regex(answer, /^HTTP\/1\.1 401 /);
+  t.regex(answer, /\r\nConnection: close\r\n/i);
+  t.is(reached, 0);
+});
+
+test('Expect: 100-continue with a valid token: 100, then the body goes through', async (t) => {
+  const a = await echo('a');
+  servers.push(a.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [a.url] }]);
+  const answer = await rawExchange(gateway.url, async (socket, received) => {
+    socket.write(
+      `POST /api/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+    );
+    await until(() => received().includes('100 Continue'));
+    socket.write('{}');
+  });
+  t.regex(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  const body = JSON.parse(answer.slice(answer.lastIndexOf('\r\n\r\n') + 4)) as { body: string; method: string };
+  t.like(body, { method: 'POST', body: '{}' });
+});
+
+test('hop-by-hop headers are dropped both ways; answers carry the security headers whatever the instance says', async (t) => {
+  let seen: Record<string, unknown> = {};
+  const instance = await upstream((req, res) => {
+    seen = req.headers;
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('connection', 'x-internal');
+    res.setHeader('x-internal', 'secret');
+    res.setHeader('proxy-authenticate', 'Basic');
+    res.setHeader('cache-control', 'max-age=600');
+    res.end('{}');
+  });
+  servers.push(instance.server);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [instance.url] }]);
+  const answer = await rawExchange(gateway.url, (socket) => {
+    socket.write(
+      `GET /api/orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\nTE: trailers\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: Basic eDp4\r\nX-Kept: yes\r\n\r\n`,
+    );
+  });
+  for (const name of ['x-secret', 'te', 'keep-alive', 'proxy-authorization']) t.false(name in seen, `${name} reached the instance`);
+  t.is(seen['x-kept'], 'yes');
+  t.truthy(seen.authorization);
+  const head = answer.slice(0, answer.indexOf('\r\n\r\n')).toLowerCase();
+  t.regex(head, /^http\/1\.1 200 /);
+  t.notRegex(head, /x-internal|proxy-authenticate/);
+  t.regex(head, /\r\ncache-control: no-store\r\n/);
+  t.regex(head, /\r\nx-content-type-options: nosniff\r\n/);
+  t.regex(head, /\r\nconnection: close(\r\n|$)/);
+});
+
+test('the public /health says UP and no more; the details and /metrics are on the management port only', async (t) => {
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: ['http://127.0.0.1:9'] }]);
+  const health = await fetch(`${gateway.url}/health`);
+  t.is(health.status, 200);
+  t.deepEqual(await health.json(), { status: 'UP' });
+  t.is(health.headers.get('cache-control'), 'no-store');
+  const post = await fetch(`${gateway.url}/health`, { method: 'POST' });
+  t.is(post.status, 405);
+  t.is(post.headers.get('allow'), 'GET, HEAD, OPTIONS');
+  t.like(await post.json(), { error: { code: 'METHOD_NOT_ALLOWED' } });
+  t.is((await fetch(`${gateway.url}/metrics`)).status, 401, 'no token: like any path that is not public');
+  t.is((await call(`${gateway.url}/metrics`)).status, 404, 'with a token: there is no /metrics here');
+
+  const details = await fetch(`${gateway.managementUrl}/health`);
+  t.like(await details.json(), { status: 'UP', instance: 'gateway-test', instances: { order: 1 } });
+  const metrics = await fetch(`${gateway.managementUrl}/metrics`);
+  t.is(metrics.status, 200);
+  t.regex(await metrics.text(), /gateway_upstream_instances\{service="order"/);
+  t.regex(gateway.managementUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+});
+
+test('a broken gzip body is 400 MALFORMED_BODY without zlib words, and never reaches an instance', async (t) => {
+  let reached = 0;
+  const counting = await upstream((_req, res) => {
+    reached++;
+    res.end('{}');
+  });
+  servers.push(counting.server);
+  const gateway = await setup([{ prefix: '/api/users', service: 'user', rewrite: '/users', targets: [counting.url] }]);
+  const answer = await call(`${gateway.url}/api/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    body: 'not gzip at all',
+  });
+  t.is(answer.status, 400);
+  t.deepEqual(await answer.json(), { error: { code: 'MALFORMED_BODY', message: 'the request body could not be decompressed' } });
+  t.is(answer.headers.get('x-content-type-options'), 'nosniff');
+  t.is(reached, 0);
+});
+
+test('an absolute-form target is routed by its path; an instance\'s 405 comes back with its Allow', async (t) => {
+  const instance = await upstream((req, res) => {
+    if (req.method === 'DELETE') {
+      res.writeHead(405, { allow: 'GET', 'content-type': 'application/json' });
+      res.end('{"error":{"code":"METHOD_NOT_ALLOWED","message":"no"}}');
+      return;
+    }
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ url: req.url }));
+  });
+  servers.push(instance.server);
+  const gateway = await setup([{ prefix: '/api/users', service: 'user', rewrite: '/users', targets: [instance.url] }]);
+  const answer = await rawExchange(gateway.url, (socket) => {
+    socket.write(`GET ${gateway.url}/api/users/5?x=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+  });
+  t.regex(answer, /^HTTP\/1\.1 200 /);
+  t.deepEqual(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), { url: '/users/5?x=1' });
+  const wrong = await call(`${gateway.url}/api/users/5`, { method: 'DELETE' });
+  t.is(wrong.status, 405);
+  t.is(wrong.headers.get('allow'), 'GET');
+});
+
+test('a parser error at the gateway is a JSON 400 with Connection: close', async (t) => {
+  const gateway = await setup([{ prefix: '/api/users', service: 'user', rewrite: '/users', targets: ['http://127.0.0.1:9'] }]);
+  const answer = await rawExchange(gateway.url, (socket) => {
+    socket.write('GET /api/users HTTP/9.9\r\nHost: x\r\n\r\n');
+  });
+  t.regex(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  t.regex(answer, /\r\nConnection: close\r\n/);
+  t.like(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), { error: { code: 'BAD_REQUEST' } });
 });

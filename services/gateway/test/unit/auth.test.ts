@@ -1,219 +1,81 @@
 import test from 'ava';
-import { KeyObject } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { SignJWT, UnsecuredJWT, exportJWK, exportSPKI, generateKeyPair, generateSecret, type JWTPayload } from 'jose';
-import {
-  AUTH_SCOPES_HEADER,
-  AUTH_SUBJECT_HEADER,
-  authenticate,
-  readPublicKeyFile,
-  type AuthenticateOptions,
-} from '../../src/auth.js';
+import { SignJWT, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
+import * as platform from '@cdc-outbox-saga/platform';
+import { authenticate, verifierOptionsFrom } from '../../src/auth.js';
+import { gatewaySettings } from '../../src/start.js';
 
-// Real keys, real sockets: a tiny app with the middleware in front of a handler that tells what reached it.
-const ISSUER = 'test-issuer';
-const AUDIENCE = 'test-audience';
-const issuerKeys = await generateKeyPair('ES256', { extractable: true });
-const strangerKeys = await generateKeyPair('ES256');
+// The rules themselves are tested with the platform (test/unit/authenticate.test.ts there); here, that the
+// gateway and the services apply the same ones, with the settings their config files give them.
+const keys = await generateKeyPair('ES256');
+const dir = mkdtempSync(join(tmpdir(), 'gateway-auth-'));
+const publicKeyFile = join(dir, 'jwt-public-key.json');
+writeFileSync(publicKeyFile, JSON.stringify(await exportJWK(keys.publicKey)));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as { auth?: Record<string, unknown> };
+const platformDefaults = readJson(join(platform.platformConfigDir, 'default.json'));
+const gatewayDefaults = readJson(fileURLToPath(new URL('../../../config/default.json', import.meta.url)));
+// node-config's layering: the platform's files first, the gateway's own over them; the key file from JWT_PUBLIC_KEY_FILE.
+const gatewayAuth = gatewaySettings.shape.auth.parse({ ...platformDefaults.auth, ...gatewayDefaults.auth, publicKeyFile });
+const serviceAuth = platform.baseServiceSettings.shape.auth.parse({ ...platformDefaults.auth, publicKeyFile });
+
 const now = () => Math.floor(Date.now() / 1000);
-
-const servers: Server[] = [];
-test.after.always(() => {
-  for (const server of servers) {
-    server.closeAllConnections();
-    server.close();
-  }
-});
-
-async function appWith(overrides: Partial<AuthenticateOptions> = {}) {
-  const reached: string[] = [];
-  const app = express();
-  app.use(
-    authenticate({
-      publicKey: issuerKeys.publicKey,
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      publicPaths: ['/health', '/metrics'],
-      ...overrides,
-    }),
-  );
-  app.use((req, res) => {
-    reached.push(req.path);
-    res.json({
-      auth: req.auth ?? null,
-      subject: req.headers[AUTH_SUBJECT_HEADER] ?? null,
-      scopes: req.headers[AUTH_SCOPES_HEADER] ?? null,
-    });
-  });
-  const server = app.listen(0, '127.0.0.1');
-  servers.push(server);
-  await once(server, 'listening');
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, reached };
+function token(claims: JWTPayload = {}): Promise<string> {
+  const defaults = { sub: 'alice', iss: gatewayAuth.issuer, aud: gatewayAuth.audience, iat: now(), exp: now() + 3600, scope: 'orders:read-all' };
+  return new SignJWT({ ...defaults, ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(keys.privateKey);
 }
 
-/** A good token, with `claims` changed (an undefined one is left out). */
-function token(claims: JWTPayload = {}, key = issuerKeys.privateKey): Promise<string> {
-  const defaults = { sub: 'alice', iss: ISSUER, aud: AUDIENCE, iat: now(), exp: now() + 300, scope: 'orders:read orders:write' };
-  return new SignJWT({ ...defaults, ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(key);
-}
-
-/** Exactly these claims, signed by the issuer: for tokens `token()` would not make. */
-function signed(claims: JWTPayload): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256' }).sign(issuerKeys.privateKey);
-}
-
-const bearer = (jwt: string) => ({ authorization: `Bearer ${jwt}` });
-
-test('a valid token passes, with the verified subject and scopes on the request and in the forwarded headers', async (t) => {
-  const { url } = await appWith();
-  const answer = await fetch(`${url}/api/orders`, { headers: bearer(await token()) });
-  t.is(answer.status, 200);
-  t.deepEqual(await answer.json(), {
-    auth: { subject: 'alice', scopes: ['orders:read', 'orders:write'] },
-    subject: 'alice',
-    scopes: 'orders:read orders:write',
-  });
+test('the gateway verifies with the platform\'s code, not a copy of its own', (t) => {
+  t.is(authenticate, platform.authenticate);
+  t.is(verifierOptionsFrom, platform.verifierOptionsFrom);
 });
 
-test('the scheme name is case-insensitive (RFC 9110 section 11.1)', async (t) => {
-  const { url } = await appWith();
-  t.is((await fetch(`${url}/x`, { headers: { authorization: `bearer ${await token()}` } })).status, 200);
+test('the gateway and the services read the same auth settings from their config files', (t) => {
+  t.deepEqual(gatewayAuth, serviceAuth);
+  t.is(serviceAuth.maxLifetimeSeconds, 86_400);
 });
 
-test('identity headers sent by the client are replaced by the token\'s', async (t) => {
-  const { url } = await appWith();
-  const answer = await fetch(`${url}/api/orders`, {
-    headers: { ...bearer(await token({ scope: undefined })), [AUTH_SUBJECT_HEADER]: 'admin', [AUTH_SCOPES_HEADER]: 'admin:all' },
-  });
-  t.like(await answer.json(), { auth: { subject: 'alice', scopes: [] }, subject: 'alice', scopes: '' });
-});
-
-test('without a token the answer is 401 TOKEN_MISSING with a bare Bearer challenge, and nothing is reached', async (t) => {
-  const { url, reached } = await appWith();
-  const offers: Array<Record<string, string>> = [
-    {},
-    { authorization: '' },
-    { authorization: 'Basic YWxpY2U6c2VjcmV0' },
-    { authorization: 'Bearer' },
-    { authorization: 'Bearer    ' },
-    { authorization: 'Bearertoken' },
-  ];
-  for (const headers of offers) {
-    const answer = await fetch(`${url}/api/orders`, { headers });
-    t.is(answer.status, 401);
-    t.is(answer.headers.get('www-authenticate'), 'Bearer realm="cdc-outbox-saga"');
-    t.regex(answer.headers.get('content-type') ?? '', /^application\/json/);
-    t.like(await answer.json(), { error: { code: 'TOKEN_MISSING' } });
-  }
-  t.deepEqual(reached, []);
-});
-
-const hs256 = (secret: Uint8Array) =>
-  new SignJWT({ sub: 'alice', iss: ISSUER, aud: AUDIENCE, exp: now() + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(secret);
-const utf8 = (text: string) => new TextEncoder().encode(text);
-
-const refused: Array<[what: string, make: () => Promise<string>, code: string, message: RegExp]> = [
-  ['signed by another key', () => token({}, strangerKeys.privateKey), 'TOKEN_INVALID', /signature does not verify/],
-  ['with a tampered payload', async () => {
-    const [header, , signature] = (await token()).split('.');
-    const payload = Buffer.from(JSON.stringify({ sub: 'admin', iss: ISSUER, aud: AUDIENCE, exp: now() + 300 })).toString('base64url');
-    return `${header}.${payload}.${signature}`;
-  }, 'TOKEN_INVALID', /signature does not verify/],
-  ['that has expired', () => token({ iat: now() - 600, exp: now() - 120 }), 'TOKEN_EXPIRED', /expired/],
-  ['for another audience', () => token({ aud: 'another-api' }), 'TOKEN_WRONG_AUDIENCE', /not meant for this API/],
-  ['from another issuer', () => token({ iss: 'someone-else' }), 'TOKEN_INVALID', /unknown issuer/],
-  ['not valid yet', () => token({ nbf: now() + 600 }), 'TOKEN_INVALID', /not valid yet/],
-  [
-    'left unsigned (alg none)',
-    async () => new UnsecuredJWT({ sub: 'alice', iss: ISSUER, aud: AUDIENCE, exp: now() + 300 }).encode(),
-    'TOKEN_INVALID',
-    /not signed with ES256/,
-  ],
-  [
-    'signed HS256 with the public key (PEM) as the HMAC secret',
-    async () => hs256(utf8(await exportSPKI(issuerKeys.publicKey))),
-    'TOKEN_INVALID',
-    /not signed with ES256/,
-  ],
-  [
-    'signed HS256 with the public JWK as the HMAC secret',
-    async () => hs256(utf8(JSON.stringify(await exportJWK(issuerKeys.publicKey)))),
-    'TOKEN_INVALID',
-    /not signed with ES256/,
-  ],
-  ['without sub', () => signed({ iss: ISSUER, aud: AUDIENCE, exp: now() + 300 }), 'TOKEN_INVALID', /no sub claim/],
-  ['without exp, so never expiring', () => signed({ sub: 'alice', iss: ISSUER, aud: AUDIENCE }), 'TOKEN_INVALID', /no exp claim/],
-  ['with a subject that cannot go into a header', () => token({ sub: 'alice\r\nx-admin: yes' }), 'TOKEN_INVALID', /not a usable subject/],
-  ['with a scope that is not a string', () => token({ scope: ['admin'] }), 'TOKEN_INVALID', /scope claim/],
-  ['that is not a JWT', async () => 'not-a-jwt', 'TOKEN_INVALID', /malformed/],
-  ['of three garbage parts', async () => 'abc.def.ghi', 'TOKEN_INVALID', /malformed/],
-  ['followed by more words', async () => `${await token()} and-more`, 'TOKEN_INVALID', /more than one token/],
-];
-
-for (const [what, make, code, message] of refused) {
-  test(`a token ${what} is 401 ${code} with an invalid_token challenge, and nothing is reached`, async (t) => {
-    const { url, reached } = await appWith();
-    const answer = await fetch(`${url}/api/orders`, { headers: { ...bearer(await make()), [AUTH_SUBJECT_HEADER]: 'alice' } });
-    t.is(answer.status, 401);
-    t.regex(
-      answer.headers.get('www-authenticate') ?? '',
-      /^Bearer realm="cdc-outbox-saga", error="invalid_token", error_description="[\x20\x21\x23-\x5b\x5d-\x7e]+"$/,
+test('a token valid for the gateway is valid for the services, and one the gateway refuses they refuse alike', async (t) => {
+  const atGateway = new platform.TokenVerifier(verifierOptionsFrom(gatewayAuth));
+  const atService = new platform.TokenVerifier(verifierOptionsFrom(serviceAuth));
+  const verdict = (verifier: platform.TokenVerifier, jwt: string) =>
+    verifier.verify(jwt).then(
+      (caller) => ({ caller }),
+      (error: platform.AppError) => ({ refused: error.code, message: error.message }),
     );
-    const body = (await answer.json()) as { error: { code: string; message: unknown } };
-    t.is(body.error.code, code);
-    t.regex(String(body.error.message), message);
-    t.is(typeof body.error.message, 'string');
-    t.deepEqual(reached, []);
-  });
-}
-
-test('a token expired less than the clock tolerance ago still passes', async (t) => {
-  const { url } = await appWith({ clockToleranceSeconds: 60 });
-  const answer = await fetch(`${url}/x`, { headers: bearer(await token({ iat: now() - 600, exp: now() - 20 })) });
-  t.is(answer.status, 200);
-});
-
-test('public paths need no token, yet client-sent identity headers are still dropped', async (t) => {
-  const { url, reached } = await appWith();
-  for (const path of ['/health', '/metrics']) {
-    const answer = await fetch(`${url}${path}`, { headers: { [AUTH_SUBJECT_HEADER]: 'admin' } });
-    t.is(answer.status, 200);
-    t.deepEqual(await answer.json(), { auth: null, subject: null, scopes: null });
+  const tokens: Array<[string, Promise<string>]> = [
+    ['an hour', token()],
+    ['a day, the longest', token({ exp: now() + 86_400 })],
+    ['a day and a second', token({ exp: now() + 86_401 })],
+    ['issued in the future', token({ iat: now() + 3600, exp: now() + 7200 })],
+    ['expired', token({ iat: now() - 7200, exp: now() - 3600 })],
+    ['for another audience', token({ aud: 'another-api' })],
+  ];
+  for (const [what, jwt] of tokens) {
+    t.deepEqual(await verdict(atService, await jwt), await verdict(atGateway, await jwt), what);
   }
-  t.deepEqual(reached, ['/health', '/metrics']);
-  t.is((await fetch(`${url}/health/more`)).status, 401, 'only the exact path is public');
+  t.deepEqual(await verdict(atService, await tokens[1]![1]), { caller: { subject: 'alice', scopes: ['orders:read-all'] } });
 });
 
-test('the public key may be given as a JWK, as read from a file', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'auth-key-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'public.json'), JSON.stringify(await exportJWK(issuerKeys.publicKey)));
-  const { url } = await appWith({ publicKey: readPublicKeyFile(join(dir, 'public.json')) });
-  t.is((await fetch(`${url}/x`, { headers: bearer(await token()) })).status, 200);
-  t.is((await fetch(`${url}/x`, { headers: bearer(await token({}, strangerKeys.privateKey)) })).status, 401);
-});
-
-test('the public key may be given as a Node KeyObject', async (t) => {
-  const { url } = await appWith({ publicKey: KeyObject.from(issuerKeys.publicKey) });
-  t.is((await fetch(`${url}/x`, { headers: bearer(await token()) })).status, 200);
-});
-
-test('a secret, a private key or another curve is refused when the middleware is made', async (t) => {
-  const base = { issuer: ISSUER, audience: AUDIENCE };
-  const rsa = await generateKeyPair('RS256');
-  const p384 = await generateKeyPair('ES384');
-  const secret = await generateSecret('HS256');
-  t.throws(() => authenticate({ ...base, publicKey: secret }), { instanceOf: TypeError });
-  t.throws(() => authenticate({ ...base, publicKey: new Uint8Array(32) as never }), { message: /shared secret/ });
-  t.throws(() => authenticate({ ...base, publicKey: issuerKeys.privateKey }), { instanceOf: TypeError });
-  t.throws(() => authenticate({ ...base, publicKey: rsa.publicKey }), { instanceOf: TypeError });
-  t.throws(() => authenticate({ ...base, publicKey: p384.publicKey }), { instanceOf: TypeError });
-  const privateJwk = await exportJWK(issuerKeys.privateKey);
-  t.throws(() => authenticate({ ...base, publicKey: privateJwk }), { message: /private JWK/ });
+test('the gateway passes the Authorization header on as it came and adds no identity header', async (t) => {
+  const app = express();
+  app.use(authenticate({ ...verifierOptionsFrom(gatewayAuth), publicPaths: ['/health'] }));
+  app.use((req, res) => res.json({ headers: req.headers }));
+  const server = app.listen(0, '127.0.0.1');
+  t.teardown(() => server.close());
+  await once(server, 'listening');
+  const jwt = await token();
+  const answer = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/orders`, {
+    headers: { authorization: `Bearer ${jwt}` },
+  });
+  const { headers } = (await answer.json()) as { headers: Record<string, string> };
+  t.is(headers.authorization, `Bearer ${jwt}`);
+  t.deepEqual(Object.keys(headers).filter((name) => name.startsWith('x-auth-')), []);
 });

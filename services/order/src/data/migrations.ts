@@ -69,4 +69,18 @@ export const orderMigrations: Migration[] = [
       });
     },
   },
+  {
+    name: '0203_sagas_idempotency_key_binary',
+    async up(db) {
+      // The table's case-insensitive collation made `abc` and `ABC` one Idempotency-Key, both for its unique
+      // index and for the look-up of a replay. Byte for byte now. Every key stored so far stays: keys that
+      // were distinct case-insensitively are distinct byte for byte, and MODIFY keeps the unique index.
+      await db.raw('ALTER TABLE sagas MODIFY idempotency_key VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL');
+    },
+    async down(db) {
+      // Back to the table's default collation. Fails on the unique index if two keys now differ only in
+      // case: going back would merge them.
+      await db.raw('ALTER TABLE sagas MODIFY idempotency_key VARCHAR(200) NULL DEFAULT NULL');
+    },
+  },
 ];

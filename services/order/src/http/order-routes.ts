@@ -1,4 +1,4 @@
-import { AppError, idSchema, parseBody, parseId, type ServiceContext } from '@cdc-outbox-saga/platform';
+import { AppError, idSchema, parseBody, parseId, type AuthContext, type ServiceContext } from '@cdc-outbox-saga/platform';
 import type { Express, Request, Response } from 'express';
 import { z } from 'zod';
 import { findOrderView, type OrderView } from '../data/order-repository.js';
@@ -10,6 +10,7 @@ import type { SagaOutcomes } from '../domain/saga-outcomes.js';
 export const MAX_LINES = 100;
 export const MAX_QUANTITY = 1000;
 
+/** Ids come out in lower case (`idSchema`), so the duplicate-line rule, the rows and the events see one spelling. */
 export const newOrder = z.strictObject({
   userId: idSchema,
   items: z
@@ -32,17 +33,20 @@ const idempotencyKey = z.string().regex(/^[\x21-\x7e]{1,200}$/, 'visible ASCII, 
 export const READ_ALL_ORDERS_SCOPE = 'orders:read-all';
 
 /**
- * Who is calling, as the gateway verified it (it replaces whatever a client sent in these headers). A
- * call without them did not come through the gateway: natively the services listen on 127.0.0.1 only, and in
- * compose they publish no port, so only the gateway and the stack's own containers reach them.
+ * Who is calling, as this service verified it from the bearer token (the platform's `authenticate` runs
+ * before every route): never from a header anyone could write.
  */
-function caller(req: Request): { subject: string | undefined; scopes: string[] } {
-  return { subject: req.get('x-auth-subject') || undefined, scopes: (req.get('x-auth-scopes') ?? '').split(' ').filter(Boolean) };
+function caller(req: Request): AuthContext {
+  // Unreachable while authenticate is mounted; without it, refusing beats serving an unknown caller.
+  if (!req.auth) throw new AppError('INTERNAL', 'the request reached a route without a verified caller', { status: 500 });
+  return req.auth;
 }
 
-/** An order is readable by the subject that placed it, by a caller with the read-all scope, and internally. */
-export function mayRead(who: { subject: string | undefined; scopes: string[] }, placedBy: string | null): boolean {
-  if (who.subject === undefined) return true;
+/**
+ * An order is readable by the subject that placed it, and by a caller with the read-all scope: the only way
+ * to read someone else's order, or one recorded without a subject.
+ */
+export function mayRead(who: AuthContext, placedBy: string | null): boolean {
   return who.subject === placedBy || who.scopes.includes(READ_ALL_ORDERS_SCOPE);
 }
 
@@ -58,7 +62,7 @@ function sendOutcome(res: Response, view: OrderView, waited: number | undefined)
 export function orderRoutes(maxWaitSeconds: () => number) {
   return (app: Express, { db, outbox, outcomes }: ServiceContext & { outcomes: SagaOutcomes }): void => {
     app.post('/orders', async (req, res) => {
-      const order = parseBody(newOrder, req.body);
+      const order = parseBody(newOrder, req);
       const rawKey = req.get('idempotency-key');
       if (rawKey !== undefined && !idempotencyKey.safeParse(rawKey).success) {
         throw new AppError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 200 visible ASCII characters', { status: 400 });

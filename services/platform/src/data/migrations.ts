@@ -1,5 +1,6 @@
 import { setTimeout } from 'node:timers/promises';
 import type { Knex } from 'knex';
+import { createDatabase, type DatabaseSettings } from './database.js';
 
 /** A migration as a plain object, so compiled services need no migration directory scanning. */
 export interface Migration {
@@ -79,5 +80,18 @@ export async function migrate(db: Knex, serviceMigrations: Migration[] = []): Pr
       if ((error as Error).name !== 'MigrationLocked' || attempt >= 120) throw error;
       await setTimeout(500);
     }
+  }
+}
+
+/**
+ * `migrate` as the login in `connection` (a service's migration account) on a knex of its own, destroyed
+ * once the migrations are done or have failed: its DDL rights are never on a connection that serves.
+ */
+export async function migrateAs(connection: DatabaseSettings, serviceMigrations: Migration[] = []): Promise<void> {
+  const db = createDatabase({ ...connection, pool: { min: 0, max: 2 } });
+  try {
+    await migrate(db, serviceMigrations);
+  } finally {
+    await db.destroy();
   }
 }

@@ -17,9 +17,20 @@ export interface InstanceRegistration {
   metadata?: Record<string, string>;
 }
 
+/**
+ * HTTP basic credentials for Eureka: the registry refuses every request without them (401), so no one
+ * who merely reaches its port can register an instance or read where the services are.
+ */
+export interface EurekaCredentials {
+  username: string;
+  password: string;
+}
+
 export interface EurekaClientOptions {
   /** Eureka's base URLs up to `/eureka` (`http://127.0.0.1:8761/eureka`); tried in order. */
   serviceUrls: string[];
+  /** Sent with every request; without them a registry behind basic auth answers 401. */
+  credentials?: EurekaCredentials;
   logger: Logger;
   /** Heartbeat period (Eureka's default 30 s; the local stack uses 5). */
   renewalIntervalSeconds?: number;
@@ -41,7 +52,11 @@ export interface DiscoveredInstance {
 
 const defaultDataCenter = { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' };
 
-/** Splits a comma-separated `EUREKA_URL` into base URLs without a trailing slash. */
+/**
+ * Splits a comma-separated `EUREKA_URL` into base URLs without a trailing slash. Credentials do not go in
+ * a URL (`http://user:pass@host/eureka`, Spring's convention): fetch refuses such URLs, and a URL ends up
+ * in logs. They are separate settings (`EurekaCredentials`).
+ */
 export function eurekaUrls(value: string | string[] | undefined): string[] {
   // `off`: node-config ignores an empty environment variable, so EUREKA_URL= cannot switch Eureka off.
   if (typeof value === 'string' && value.trim().toLowerCase() === 'off') return [];
@@ -142,12 +157,12 @@ export class EurekaClient {
         if (this.isRegistered) {
           const renewed = await this.request('PUT', `${base}/apps/${app.toUpperCase()}/${encodeURIComponent(instanceId)}`);
           if (renewed.ok) return this.reachable(base);
-          if (renewed.status !== 404) throw new Error(`heartbeat answered ${renewed.status}`);
+          if (renewed.status !== 404) throw answered('heartbeat', renewed.status);
           this.options.logger.info({ eureka: base }, 'Eureka does not know this instance (restarted or evicted it): registering again');
         }
         const version = this.dirtyTimestamp;
         const response = await this.request('POST', `${base}/apps/${app.toUpperCase()}`, this.registration());
-        if (!response.ok) throw new Error(`registration answered ${response.status}`);
+        if (!response.ok) throw answered('registration', response.status);
         this.registeredVersion = version;
         this.options.logger.info({ eureka: base, status: this.status }, 'registered with Eureka');
         return this.reachable(base);
@@ -197,14 +212,39 @@ export class EurekaClient {
   }
 
   private request(method: string, url: string, body?: unknown): Promise<Response> {
-    return eurekaRequest(method, url, this.timeoutMs, body);
+    return eurekaRequest(method, url, this.timeoutMs, this.options.credentials, body);
   }
 }
 
-async function eurekaRequest(method: string, url: string, timeoutMs: number, body?: unknown): Promise<Response> {
+/** A refused request; a 401 says what it means, since the process keeps running and retrying. */
+function answered(what: string, status: number): Error {
+  return new Error(`${what} answered ${status}${status === 401 ? ' (Eureka wants valid credentials: EUREKA_USERNAME, EUREKA_PASSWORD or EUREKA_PASSWORD_FILE)' : ''}`);
+}
+
+/** The `Authorization` header value for HTTP basic (RFC 7617: `user:password`, UTF-8, base64). */
+export function basicAuthorization({ username, password }: EurekaCredentials): string {
+  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+}
+
+/** Request headers for Eureka: JSON, and the credentials when there are some. */
+function eurekaHeaders(credentials: EurekaCredentials | undefined, withBody = false): Record<string, string> {
+  return {
+    accept: 'application/json',
+    ...(withBody ? { 'content-type': 'application/json' } : {}),
+    ...(credentials ? { authorization: basicAuthorization(credentials) } : {}),
+  };
+}
+
+async function eurekaRequest(
+  method: string,
+  url: string,
+  timeoutMs: number,
+  credentials: EurekaCredentials | undefined,
+  body?: unknown,
+): Promise<Response> {
   const response = await fetch(url, {
     method,
-    headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: eurekaHeaders(credentials, body !== undefined),
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -230,21 +270,22 @@ interface EurekaAppsJson {
 }
 
 /**
- * Every instance Eureka knows, by application name in lower case (`order`, `gateway`). Throws when no
- * server answers, so a caller can keep the list it had.
+ * Every instance Eureka knows, by application name in lower case (`order`, `gateway`), read with
+ * `credentials` when given. Throws when no server answers, so a caller can keep the list it had.
  */
 export async function fetchApplications(
   serviceUrls: string[],
   timeoutMs = 3000,
+  credentials?: EurekaCredentials,
 ): Promise<Map<string, DiscoveredInstance[]>> {
   let lastError: unknown;
   for (const base of serviceUrls) {
     try {
-      const response = await fetch(`${base}/apps`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetch(`${base}/apps`, { headers: eurekaHeaders(credentials), signal: AbortSignal.timeout(timeoutMs) });
       if (!response.ok) {
         // Read it anyway (a restarted Eureka answers 403 for a while), so the connection can be reused.
         await response.arrayBuffer().catch(() => undefined);
-        throw new Error(`GET ${base}/apps answered ${response.status}`);
+        throw answered(`GET ${base}/apps`, response.status);
       }
       const json = (await response.json()) as EurekaAppsJson;
       const apps = new Map<string, DiscoveredInstance[]>();

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { once } from 'node:events';
 import type { Express } from 'express';
 import { Kafka, logLevel } from 'kafkajs';
@@ -10,9 +10,12 @@ import { IdempotentConsumer, type EventHandler } from '../consumer/idempotent-co
 import { ProcessedEventsCleaner } from '../consumer/processed-events-cleaner.js';
 import { monitorConsumerGroup } from '../consumer/lag-monitor.js';
 import { createDatabase } from '../data/database.js';
-import { migrate, type Migration } from '../data/migrations.js';
+import { migrateAs, type Migration } from '../data/migrations.js';
 import { isRetriable } from '../errors.js';
 import { createHttpApp, finishHttpApp } from '../http/http-app.js';
+import { createHttpServer, type HttpServerOptions } from '../http/http-server.js';
+import { authenticate } from '../auth/authenticate.js';
+import { verifierOptionsFrom } from '../auth/token-verifier.js';
 import { createLogger, setLogLevel, type Logger } from '../logger.js';
 import { OutboxWriter } from '../outbox/outbox-writer.js';
 import { EurekaClient } from '../discovery/eureka-client.js';
@@ -20,7 +23,7 @@ import { HealthMonitor, consumerCheck, databaseCheck, type HealthReport } from '
 import { ServiceMetrics } from './metrics.js';
 import type { z } from 'zod';
 import { LiveConfig } from '../config/live-config.js';
-import { baseServiceSettings, type BaseServiceSettings, type eurekaSettings } from './service-config.js';
+import { baseServiceSettings, eurekaCredentials, type BaseServiceSettings, type eurekaSettings } from './service-config.js';
 
 /** What a service's routes and handlers get to work with. */
 export interface ServiceContext {
@@ -72,7 +75,8 @@ export function healthAnswer(report: HealthReport, instance: string): { status: 
 
 /**
  * Boots a domain service: migrates its database, registers its event schemas, starts its idempotent
- * consumer and serves HTTP (routes, GET /health, GET /metrics). `stop()` undoes it in reverse order.
+ * consumer and serves HTTP (routes, each behind a verified bearer token; GET /health and GET /metrics open).
+ * `stop()` undoes it in reverse order.
  */
 export async function startService<Extra extends object = object, Settings extends BaseServiceSettings = BaseServiceSettings>(
   definition: ServiceDefinition<Extra, Settings>,
@@ -81,7 +85,10 @@ export async function startService<Extra extends object = object, Settings exten
   setLogLevel(settings.log.level);
   const logger = createLogger(`${settings.service.name}-service`, settings.log.level).child({ instance: settings.service.instanceId });
   const metrics = new ServiceMetrics(settings.service.name, settings.service.instanceId);
-  const db = createDatabase({ ...settings.db, pool: { min: 0, max: settings.db.poolMax } });
+  // Eureka named without its credentials fails the start here, not after the migrations (eurekaClientFor reads them again).
+  eurekaCredentials(settings.eureka);
+  const { migration, ...serving } = settings.db;
+  const db = createDatabase({ ...serving, pool: { min: 0, max: settings.db.poolMax } });
 
   const untilUp = <T>(what: string, work: () => Promise<T>) =>
     pRetry(work, {
@@ -92,7 +99,8 @@ export async function startService<Extra extends object = object, Settings exten
       onFailedAttempt: (error) => logger.warn({ what, attempt: error.attemptNumber, reason: error.message }, 'waiting for a dependency'),
     });
 
-  await untilUp('database', () => migrate(db, definition.migrations));
+  // As the migration account, on a connection of its own; the service then serves as the runtime one (rows only).
+  await untilUp('database', () => migrateAs({ ...serving, ...migration }, definition.migrations));
   const codec = new EventCodec(createSchemaRegistry(settings.registry.url));
   const schemas = loadEventSchemas(definition.schemaDir, definition.aggregateType);
   await untilUp('schema registry', () => codec.register(schemas));
@@ -139,8 +147,12 @@ export async function startService<Extra extends object = object, Settings exten
     eureka?.setStatus(report.status);
   });
 
-  const app = createHttpApp();
-  app.use(metrics.httpMiddleware());
+  // The service verifies every caller itself (the gateway is not trusted to have): a bearer token on every
+  // request but GET /health and GET /metrics, checked before the body is read, refusals counted in metrics.
+  const app = createHttpApp([
+    metrics.httpMiddleware(),
+    authenticate({ ...verifierOptionsFrom(settings.auth), publicPaths: ['/health', '/metrics'] }),
+  ]);
   const config = new LiveConfig<Settings>(definition.schema ?? (baseServiceSettings as unknown as z.ZodType<Settings>), settings, {
     logger,
     intervalMs: settings.config.refreshMs,
@@ -163,7 +175,8 @@ export async function startService<Extra extends object = object, Settings exten
   const cleaner = new ProcessedEventsCleaner(db, logger, settings.kafka.dedupeRetentionHours);
   cleaner.start();
   const monitor = monitorConsumerGroup({ kafka, groupId: settings.kafka.groupId, topics: definition.topics, registry: metrics.registry, logger });
-  const server = await listen(app, settings.http.host, settings.http.port);
+  // authenticate sends the 100 Continue once the token verified: a refused request never gets one.
+  const server = await listen(app, settings.http.host, settings.http.port, { continueAfter: 'authentication' });
   const port = (server.address() as { port: number }).port;
   const url = `http://${settings.http.host}:${port}`;
   eureka = eurekaClientFor(settings, port, definition.version, logger);
@@ -204,11 +217,19 @@ export interface RegistrationSettings {
 }
 
 /**
- * The Eureka client of a process listening on `port`, registered under its service name and instance id
- * with `instanceMetadata`; undefined when Eureka is switched off. Not started: the caller starts it with
- * the status it has. Registration runs in the background and retries; an absent Eureka never holds up a start.
+ * The Eureka client of a process listening on `port` (its endpoints for the stack on `managementPort`, the
+ * same port unless it has one of its own), registered under its service name and instance id
+ * with `instanceMetadata` and the settings' credentials; undefined when Eureka is switched off. Not
+ * started: the caller starts it with the status it has. Registration runs in the background and retries;
+ * an absent Eureka never holds up a start (missing credentials do: `eurekaCredentials` throws).
  */
-export function eurekaClientFor(settings: RegistrationSettings, port: number, version: string, logger: Logger): EurekaClient | undefined {
+export function eurekaClientFor(
+  settings: RegistrationSettings,
+  port: number,
+  version: string,
+  logger: Logger,
+  managementPort = port,
+): EurekaClient | undefined {
   if (settings.eureka.serviceUrl.length === 0) return undefined;
   return new EurekaClient(
     {
@@ -216,29 +237,34 @@ export function eurekaClientFor(settings: RegistrationSettings, port: number, ve
       instanceId: settings.service.instanceId,
       host: settings.eureka.instanceHost ?? settings.http.host,
       port,
-      metadata: instanceMetadata(version, port),
+      metadata: instanceMetadata(version, port, managementPort),
     },
-    { serviceUrls: settings.eureka.serviceUrl, logger, ...settings.eureka },
+    {
+      serviceUrls: settings.eureka.serviceUrl,
+      credentials: eurekaCredentials(settings.eureka),
+      logger,
+      renewalIntervalSeconds: settings.eureka.renewalIntervalSeconds,
+      leaseDurationSeconds: settings.eureka.leaseDurationSeconds,
+    },
   );
 }
 
 /**
  * What every instance publishes in Eureka's metadata: its release, where its management endpoints are
- * (the HTTP port itself here) and where Prometheus finds its metrics.
+ * (the HTTP port itself, or the gateway's management port) and where Prometheus finds its metrics there.
  */
-export function instanceMetadata(version: string, port: number): Record<string, string> {
-  return { version, 'management.port': String(port), 'prometheus.path': '/metrics', 'prometheus.scrape': 'true' };
+export function instanceMetadata(version: string, port: number, managementPort = port): Record<string, string> {
+  return { version, 'management.port': String(managementPort), 'prometheus.path': '/metrics', 'prometheus.scrape': 'true' };
 }
 
 /**
- * Listens on host:port. Keep-alive connections stay open 65 s (Node's default is 5 s): the gateway
- * reuses its connections, and Node's client closes an idle one a second before the time the server
- * announces in its Keep-Alive header, so neither side closes a connection the other is about to use.
+ * Listens on host:port with the hardened server every process here shares (`createHttpServer`: JSON
+ * answers to parser errors, 10 s for the headers, security headers, 65 s keep-alive for the gateway's
+ * reused connections). Resolves once listening; rejects when the port cannot be bound.
  */
-export async function listen(app: Express, host: string, port: number): Promise<Server> {
-  const server: Server = app.listen(port, host);
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+export async function listen(app: RequestListener, host: string, port: number, options: HttpServerOptions = {}): Promise<Server> {
+  const server = createHttpServer(app, options);
+  server.listen(port, host);
   await once(server, 'listening');
   return server;
 }

@@ -9,8 +9,10 @@ import {
   createLogger,
   createSchemaRegistry,
   loadEventSchemas,
-  migrate,
+  migrateAs,
+  type DatabaseSettings,
 } from '../../src/index.js';
+import { accountPassword, connectApiFromEnv, eurekaApiFromEnv, settings } from '@cdc-outbox-saga/local-stack';
 import { schemaDir } from './paths.js';
 
 export { schemaDir };
@@ -19,10 +21,12 @@ export { schemaDir };
 export const stack = {
   dbHost: process.env.DB_HOST ?? '127.0.0.1',
   dbPort: Number(process.env.DB_PORT ?? 3307),
-  dbPassword: process.env.DB_PASSWORD ?? 'svc-local-only',
   brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
   registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-  connectUrl: process.env.KAFKA_CONNECT_URL ?? 'http://127.0.0.1:8083',
+  /** Kafka Connect's REST API and its user (HTTP basic). */
+  connect: connectApiFromEnv(),
+  /** Eureka's REST API and its user (HTTP basic). */
+  eureka: eurekaApiFromEnv(),
 };
 
 export const logger = createLogger('platform-test', process.env.LOG_LEVEL ?? 'error');
@@ -33,18 +37,31 @@ export function uniqueName(prefix: string): string {
 }
 
 
-/** A service database, migrated with the platform's tables. */
-export async function serviceDatabase(service: 'order' | 'product' | 'user', poolMax = 10): Promise<Knex> {
-  const db = createDatabase({
+/** A service's database settings as `role`: its runtime account (rows only) or its migration account (DDL too). */
+function databaseSettings(service: 'order' | 'product' | 'user', role: 'runtime' | 'migration', poolMax: number): DatabaseSettings {
+  const database = settings.databases.find((d) => d.service === service)!;
+  return {
     host: stack.dbHost,
     port: stack.dbPort,
-    user: `${service}_svc`,
-    password: stack.dbPassword,
-    database: `${service}_db`,
+    user: database[role].user,
+    password: accountPassword(database[role]),
+    database: database.name,
     pool: { min: 0, max: poolMax },
-  });
-  await migrate(db);
-  return db;
+  };
+}
+
+/**
+ * A service database as the service's runtime account, migrated first with the platform's tables as its
+ * migration account (as a service starts).
+ */
+export async function serviceDatabase(service: 'order' | 'product' | 'user', poolMax = 10): Promise<Knex> {
+  await migrateAs(databaseSettings(service, 'migration', 2));
+  return createDatabase(databaseSettings(service, 'runtime', poolMax));
+}
+
+/** A service database as its migration account: for a test that makes or drops a table of its own. */
+export function migrationDatabase(service: 'order' | 'product' | 'user'): Knex {
+  return createDatabase(databaseSettings(service, 'migration', 2));
 }
 
 export function kafkaClient(clientId: string): Kafka {

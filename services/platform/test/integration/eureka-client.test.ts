@@ -1,13 +1,14 @@
 import test from 'ava';
-import { EurekaClient, createLogger, eurekaUrls, fetchApplications, type DiscoveredInstance } from '../../src/index.js';
-import { uniqueName } from '../helpers/stack.js';
+import { EurekaClient, basicAuthorization, createLogger, eurekaUrls, fetchApplications, type DiscoveredInstance } from '../../src/index.js';
+import { stack, uniqueName } from '../helpers/stack.js';
 
-// Against the stack's real Eureka server. Each test registers an application of its own name.
-const eureka = eurekaUrls(process.env.EUREKA_URL ?? 'http://127.0.0.1:8761/eureka');
+// Against the stack's real Eureka server, behind HTTP basic. Each test registers an application of its own name.
+const eureka = eurekaUrls(stack.eureka.url);
+const credentials = { username: stack.eureka.username, password: stack.eureka.password };
 const logger = createLogger('eureka-client-test', process.env.LOG_LEVEL ?? 'error');
 
 async function listed(app: string): Promise<DiscoveredInstance[]> {
-  return (await fetchApplications(eureka)).get(app) ?? [];
+  return (await fetchApplications(eureka, 3000, credentials)).get(app) ?? [];
 }
 
 /** Polls Eureka until `condition` holds for the app's instances (or fails after `timeoutMs`). */
@@ -24,7 +25,7 @@ async function eventually(app: string, condition: (instances: DiscoveredInstance
 function client(app: string, port = 45_678) {
   return new EurekaClient(
     { app, instanceId: `${app}-1`, host: '127.0.0.1', port, metadata: { version: '9.9.9', 'management.port': String(port) } },
-    { serviceUrls: eureka, logger, renewalIntervalSeconds: 1, leaseDurationSeconds: 5 },
+    { serviceUrls: eureka, credentials, logger, renewalIntervalSeconds: 1, leaseDurationSeconds: 5 },
   );
 }
 
@@ -59,7 +60,10 @@ test('an instance Eureka forgot (restart, eviction) registers again by itself on
   instance.start('UP');
   await eventually(app, (list) => list.length === 1);
   // What Eureka does on eviction or after a restart: it no longer has the lease.
-  const cancelled = await fetch(`${eureka[0]}/apps/${app.toUpperCase()}/${app}-1`, { method: 'DELETE' });
+  const cancelled = await fetch(`${eureka[0]}/apps/${app.toUpperCase()}/${app}-1`, {
+    method: 'DELETE',
+    headers: { authorization: basicAuthorization(credentials) },
+  });
   t.is(cancelled.status, 200);
   t.deepEqual(await listed(app), []);
   const back = await eventually(app, (list) => list.length === 1, 5_000);
@@ -71,11 +75,28 @@ test('with no Eureka reachable, start() returns at once and registration keeps b
   const nowhere = new EurekaClient(
     { app, instanceId: `${app}-1`, host: '127.0.0.1', port: 45_679 },
     // A closed port first, then the real server: the client must get past the first.
-    { serviceUrls: ['http://127.0.0.1:9/eureka', ...eureka], logger, renewalIntervalSeconds: 1, leaseDurationSeconds: 5 },
+    { serviceUrls: ['http://127.0.0.1:9/eureka', ...eureka], credentials, logger, renewalIntervalSeconds: 1, leaseDurationSeconds: 5 },
   );
   t.teardown(() => nowhere.stop());
   nowhere.start('UP');
   t.false(nowhere.isRegistered, 'start() does not wait for Eureka');
   await eventually(app, (list) => list.length === 1);
   t.true(nowhere.isRegistered);
+});
+
+test('without credentials, or with a wrong password, Eureka takes no registration and the client never counts as registered', async (t) => {
+  const app = uniqueName('probe');
+  for (const given of [undefined, { ...credentials, password: `${credentials.password}x` }]) {
+    const refused = new EurekaClient(
+      { app, instanceId: `${app}-1`, host: '127.0.0.1', port: 45_680 },
+      { serviceUrls: eureka, credentials: given, logger, renewalIntervalSeconds: 1, leaseDurationSeconds: 5 },
+    );
+    t.teardown(() => refused.stop());
+    refused.start('UP');
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    t.false(refused.isRegistered, given ? 'wrong password' : 'no credentials');
+    await refused.stop();
+  }
+  t.deepEqual(await listed(app), []);
+  await t.throwsAsync(fetchApplications(eureka), { message: /answered 401/ }, 'reading the registry needs them too');
 });

@@ -8,6 +8,7 @@ import {
   header,
   kafkaClient,
   logger,
+  migrationDatabase,
   probeWriter,
   serviceDatabase,
   uniqueName,
@@ -36,7 +37,9 @@ const joins: number[] = [];
 
 const setup = async () => {
   const consumerDb = await serviceDatabase('product');
-  await consumerDb.schema.createTable(table, (t) => {
+  // The test's own table is DDL: made (and dropped) as the migration account; the consumer writes its rows.
+  const ddl = migrationDatabase('product');
+  await ddl.schema.createTable(table, (t) => {
     t.string('probe_id', 36).primary();
     t.integer('applied').notNullable();
   });
@@ -80,14 +83,15 @@ const setup = async () => {
   });
   consumer.kafkaConsumer.on(consumer.kafkaConsumer.events.GROUP_JOIN, () => joins.push(Date.now()));
   await consumer.start();
-  return { consumerDb, publisherDb, writer, consumer };
+  return { consumerDb, publisherDb, writer, consumer, ddl };
 };
 const ready = setup();
 
 test.after.always(async () => {
-  const { consumer, consumerDb, publisherDb } = await ready;
+  const { consumer, consumerDb, publisherDb, ddl } = await ready;
   await consumer.stop();
-  await consumerDb.schema.dropTableIfExists(table);
+  await ddl.schema.dropTableIfExists(table);
+  await ddl.destroy();
   await consumerDb.destroy();
   await publisherDb.destroy();
 });
@@ -165,7 +169,9 @@ test('a transient failure is retried on the same message without committing its 
 
   closedGates.delete(probeId);
   await eventually(() => applied(probeId), (n) => n === 1);
-  const seen = outcomes.get(eventId) ?? [];
+  // The row is visible to this connection as soon as the server commits, a moment before the consumer's
+  // COMMIT returns and it reports the outcome: wait for the report, then look at all of them.
+  const seen = await eventually(() => outcomes.get(eventId) ?? [], (o) => o.includes('applied'), 10_000);
   t.deepEqual(seen.filter((o) => o !== 'retried'), ['applied']);
   t.true(seen.filter((o) => o === 'retried').length >= 3, 'each failed attempt is counted as retried');
 });
@@ -202,6 +208,7 @@ test('an error not known to be permanent (a read-only server during a failover) 
   readOnlyFailures.set(probeId, 2);
   const eventId = await publish(probeId);
   await eventually(() => applied(probeId), (n) => n === 1);
+  await eventually(() => outcomes.get(eventId) ?? [], (o) => o.includes('applied'), 10_000);
   t.deepEqual(outcomes.get(eventId), ['retried', 'retried', 'applied']);
   t.is(attempts.get(probeId), 3, 'two read-only failures, then applied');
 });

@@ -1,10 +1,22 @@
 import test from 'ava';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { baseServiceSettings } from '../../src/index.js';
 
 const valid = {
   service: { name: 'order', instanceId: 'order-1' },
   http: { host: '127.0.0.1', port: 3001 },
-  db: { host: '127.0.0.1', port: 3307, user: 'order_svc', password: 'x', database: 'order_db', poolMax: 10, lockWaitTimeoutSeconds: 3 },
+  db: {
+    host: '127.0.0.1',
+    port: 3307,
+    user: 'order_svc',
+    password: 'x',
+    database: 'order_db',
+    poolMax: 10,
+    lockWaitTimeoutSeconds: 3,
+    migration: { user: 'order_migrate', password: 'y' },
+  },
   kafka: {
     brokers: '127.0.0.1:9092, 127.0.0.2:9092',
     groupId: 'order-service',
@@ -18,6 +30,7 @@ const valid = {
   registry: { url: 'http://127.0.0.1:8081/apis/ccompat/v7' },
   outbox: { deleteAfterInsert: true, maxEventBytes: 921_600 },
   eureka: { serviceUrl: 'http://127.0.0.1:8761/eureka/, http://127.0.0.2:8761/eureka', renewalIntervalSeconds: 5, leaseDurationSeconds: 15 },
+  auth: { publicKeyFile: '/keys/jwt-public-key.json', issuer: 'cdc-outbox-saga-local', audience: 'cdc-outbox-saga' },
   health: { intervalMs: 2000 },
   shutdown: { drainMs: 3500 },
   log: { level: 'info' },
@@ -59,4 +72,39 @@ test('a retry backoff whose minimum exceeds its maximum, or an unknown log level
   const level = baseServiceSettings.safeParse({ ...valid, log: { level: 'loud' } });
   t.false(level.success);
   t.is(level.error!.issues[0]!.path.join('.'), 'log.level');
+});
+
+test('a database password is read from the file DB_PASSWORD_FILE names, for the runtime and the migration login alike', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'service-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'runtime'), 'runtime-secret\n');
+  writeFileSync(join(dir, 'migrate'), 'migrate-secret\r\n');
+  const settings = baseServiceSettings.parse({
+    ...valid,
+    db: { ...valid.db, password: undefined, passwordFile: join(dir, 'runtime'), migration: { user: 'order_migrate', passwordFile: join(dir, 'migrate') } },
+  });
+  t.is(settings.db.password, 'runtime-secret');
+  t.deepEqual(settings.db.migration, { user: 'order_migrate', password: 'migrate-secret' });
+  t.false('passwordFile' in settings.db);
+});
+
+test('a database password missing, given twice, or in a file that cannot be read fails the start, named', (t) => {
+  const problems = (db: Record<string, unknown>) => {
+    const result = baseServiceSettings.safeParse({ ...valid, db: { ...valid.db, ...db } });
+    t.false(result.success);
+    return result.error!.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  };
+  t.deepEqual(problems({ password: undefined }), ['db: password: missing (give it, or the path of a file that holds it)']);
+  t.deepEqual(problems({ passwordFile: '/nonexistent/secret' }), ['db: passwordFile: give either the secret or the file that holds it, not both']);
+  t.deepEqual(problems({ password: undefined, passwordFile: '/nonexistent/secret' }), ['db: passwordFile: cannot read /nonexistent/secret (ENOENT)']);
+  t.deepEqual(problems({ migration: { user: 'order_migrate' } }), ['db.migration: password: missing (give it, or the path of a file that holds it)']);
+});
+
+test('the auth settings need the public key file, issuer and audience; the tolerance defaults to 30 s, the lifetime cap to the verifier\'s 24 h', (t) => {
+  const settings = baseServiceSettings.parse(valid);
+  t.like(settings.auth, { clockToleranceSeconds: 30, maxLifetimeSeconds: undefined });
+  const { publicKeyFile: _file, ...withoutKey } = valid.auth;
+  const result = baseServiceSettings.safeParse({ ...valid, auth: withoutKey });
+  t.false(result.success);
+  t.is(result.error!.issues[0]!.path.join('.'), 'auth.publicKeyFile');
 });

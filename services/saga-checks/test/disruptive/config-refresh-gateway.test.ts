@@ -20,10 +20,12 @@ const commit = (edit: (text: string) => string, message: string) => clone.commit
 test.serial('a committed rate limit and timeouts change the running gateway within seconds', async (t) => {
   const configServer = await clone.startConfigServer(await freePort());
   children.push(configServer);
+  const managementPort = await freePort();
   const gateway = await runService(
     'gateway',
     await freePort(),
     {
+      MANAGEMENT_PORT: String(managementPort),
       INSTANCE_ID: 'gateway-config-test',
       CONFIG_SERVER_URL: configServer.url,
       CONFIG_PROFILE: 'default',
@@ -46,7 +48,7 @@ test.serial('a committed rate limit and timeouts change the running gateway with
   );
   const took = await waitFor('the new limits in force', policy, (p) => p === '"default";q=50;w=2', 10_000);
   t.log(`new rate limit in force ${took} ms after the commit`);
-  const health = (await (await fetch(`${gateway.url}/health`)).json()) as { config: { version: string } };
+  const health = (await (await fetch(`http://127.0.0.1:${managementPort}/health`)).json()) as { config: { version: string } };
   t.is(health.config.version, version);
   t.regex(gateway.log(), /"upstream\.timeoutMs":40000/, 'the response timeout applied live');
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { logFile, startExtraInstance, stopComponents } from '@cdc-outbox-saga/local-stack';
-import { createProduct, createUser } from '../helpers/api.js';
+import { bearer, createProduct, createUser } from '../helpers/api.js';
 import { ConfigRepoClone, environment, git } from '../helpers/config.js';
 import { freePort, waitFor } from '../helpers/discovery.js';
 import type { Child } from '../helpers/processes.js';
@@ -35,7 +35,7 @@ async function appliedWait(): Promise<string | null> {
   const { userId, productId } = await fixture();
   const response = await fetch(`${instanceUrl}/orders`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', prefer: 'wait=50' },
+    headers: { 'content-type': 'application/json', prefer: 'wait=50', authorization: `Bearer ${await bearer()}` },
     body: JSON.stringify({ userId, items: [{ productId, quantity: 1 }] }),
   });
   await response.arrayBuffer();

@@ -1,9 +1,9 @@
 import test from 'ava';
-import { prometheusUrl } from '@cdc-outbox-saga/local-stack';
+import { connectApiFromEnv, connectFetch, prometheusUrl } from '@cdc-outbox-saga/local-stack';
 import { waitFor } from '../helpers/discovery.js';
 import { query } from '../helpers/prometheus.js';
 
-const connect = (process.env.KAFKA_CONNECT_URL ?? 'http://127.0.0.1:8083').replace(/\/$/, '');
+const connect = connectApiFromEnv();
 const connector = 'order-outbox';
 
 interface Alert {
@@ -18,7 +18,7 @@ async function alertState(): Promise<Alert['state'] | 'inactive'> {
 }
 
 async function connectorState(): Promise<string> {
-  const body = (await (await fetch(`${connect}/connectors/${connector}/status`)).json()) as { connector: { state: string } };
+  const body = (await (await connectFetch(connect, `/connectors/${connector}/status`)).json()) as { connector: { state: string } };
   return body.connector.state;
 }
 
@@ -26,10 +26,10 @@ async function connectorState(): Promise<string> {
 test.serial('pausing a connector makes ConnectorNotRunning fire on the live Prometheus within the time the rule states', async (t) => {
   t.is(await alertState(), 'inactive');
   const pausedAt = Date.now();
-  const paused = await fetch(`${connect}/connectors/${connector}/pause`, { method: 'PUT' });
+  const paused = await connectFetch(connect, `/connectors/${connector}/pause`, { method: 'PUT' });
   t.is(paused.status, 202);
   t.teardown(async () => {
-    await fetch(`${connect}/connectors/${connector}/resume`, { method: 'PUT' });
+    await connectFetch(connect, `/connectors/${connector}/resume`, { method: 'PUT' });
     await waitFor(`${connector} RUNNING again`, connectorState, (state) => state === 'RUNNING', 60_000);
   });
   // The rule says `for: 1m`; add a scrape of the Connect job (15 s) and an evaluation (5 s) before it

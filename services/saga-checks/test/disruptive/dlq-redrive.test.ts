@@ -11,7 +11,7 @@ import { waitFor } from '../helpers/discovery.js';
 
 // Disruptive: for a few seconds the product table refuses any change of one (this file's own) product's stock,
 // and the test leaves a dead-lettered OrderCreated and its re-drive markers on order.events.dlq.
-const { dbs, audit } = databases();
+const { dbs, ddl, audit } = databases();
 const env = { ...process.env, ...stackEnvironment() };
 const kafka = new Kafka({ clientId: 'dlq-redrive-test', brokers: env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
 const run = promisify(execFile);
@@ -98,12 +98,12 @@ test.serial('an order dead-lettered for a cause that is then fixed is re-driven 
   // added, say). Reserving stock for it breaks the rule, MariaDB answers 4025 (a constraint failed): an error
   // about the data, permanent, so the product service dead-letters the OrderCreated and the order waits.
   const constraint = `dlq_test_${randomUUID().slice(0, 8)}`;
-  await dbs.product.raw(`ALTER TABLE products ADD CONSTRAINT ${constraint} CHECK (id <> ? OR stock = 5)`, [productId]);
+  await ddl.product.raw(`ALTER TABLE products ADD CONSTRAINT ${constraint} CHECK (id <> ? OR stock = 5)`, [productId]);
   let fixed = false;
   const fix = async () => {
     if (fixed) return;
     fixed = true;
-    await dbs.product.raw(`ALTER TABLE products DROP CONSTRAINT ${constraint}`);
+    await ddl.product.raw(`ALTER TABLE products DROP CONSTRAINT ${constraint}`);
   };
   t.teardown(() => fix().catch(() => undefined));
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { settings as stack } from '@cdc-outbox-saga/local-stack';
+import { databaseEnvironment, settings as stack } from '@cdc-outbox-saga/local-stack';
 import { api } from '../helpers/api.js';
 import { eurekaInstances, freePort, gatewayInstances, waitFor } from '../helpers/discovery.js';
 
@@ -10,6 +10,10 @@ import { eurekaInstances, freePort, gatewayInstances, waitFor } from '../helpers
 // HTTP server and database stay fine: the real service code, registered in the real Eureka.
 process.env.PORT = '0';
 process.env.INSTANCE_ID = 'product-in-test';
+// It verifies bearer tokens with the stack's key, as the stack's own instances do.
+process.env.JWT_PUBLIC_KEY_FILE ??= stack.publicKeyFile;
+// Its database accounts, as the stack hands them to the product instances it starts.
+Object.assign(process.env, databaseEnvironment('product'));
 const { loadSettings, start } = await import('@cdc-outbox-saga/product-service');
 
 test.serial('an instance whose consumer has stopped reports DOWN, in /health and in Eureka, and gets no gateway traffic', async (t) => {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { rootSql, startExtraInstance, stopComponents } from '@cdc-outbox-saga/local-stack';
-import { api, createProduct, createUser, subject } from '../helpers/api.js';
+import { api, bearer, createProduct, createUser } from '../helpers/api.js';
 import { databases } from '../helpers/databases.js';
 import { freePort } from '../helpers/discovery.js';
 
@@ -19,10 +19,10 @@ test.serial('an order instance and a database server in another time zone write 
   const userId = await createUser(100);
   const productId = await createProduct(1, 10);
   const before = Date.now();
-  // Straight to the New York instance, as the gateway would forward it (with the caller's subject).
+  // Straight to the New York instance, as the gateway would forward it (with the caller's own token).
   const response = await fetch(`http://127.0.0.1:${port}/orders`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', prefer: 'wait=30', 'x-auth-subject': subject },
+    headers: { 'content-type': 'application/json', prefer: 'wait=30', authorization: `Bearer ${await bearer()}` },
     body: JSON.stringify({ userId, items: [{ productId, quantity: 1 }] }),
   });
   const placed = (await response.json()) as { id: string; status: string; createdAt: string; updatedAt: string };

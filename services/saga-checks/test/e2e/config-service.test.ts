@@ -75,7 +75,7 @@ test('the running services took their settings from it: the commit in /health, a
     const health = (await (await fetch(`${url}/health`)).json()) as { config: { source: string; version: string } };
     t.like(health.config, { source: 'config-service', version: head }, name);
   }
-  const gateway = (await (await fetch(`http://${settings.host}:${settings.ports.gateway}/health`)).json()) as { config: { version: string } };
+  const gateway = (await (await fetch(`http://${settings.host}:${settings.ports.gatewayManagement}/health`)).json()) as { config: { version: string } };
   t.is(gateway.config.version, head, 'gateway');
   // order.yml says 45 where the service's own default is 60: a longer wait asked for is cut to 45.
   const userId = await createUser(100);

@@ -97,8 +97,8 @@ test('MariaDB reports through the MySQL exporter, as a user that may read the se
   );
   const binlogs = await query('mysql_binlog_files{job="mariadb"}');
   t.true(binlogs.length === 1 && Number(binlogs[0]!.value[1]) > 0, `the binlog Debezium reads: ${JSON.stringify(binlogs)}`);
-  const user = settings.credentials.exporterUser;
-  const grants = (await rootSql(`SHOW GRANTS FOR '${user}'@'%'`))
+  const user = settings.credentials.exporter.user;
+  const grants = (await rootSql(`SHOW GRANTS FOR '${user}'@'${settings.host}'`))
     .trim()
     .split('\n')
     .map((line) => /^GRANT (.+) ON (\S+) TO /.exec(line))

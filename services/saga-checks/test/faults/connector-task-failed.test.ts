@@ -1,18 +1,19 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectorKey, readRestarts, rootSql } from '@cdc-outbox-saga/local-stack';
+import { connectApiFromEnv, connectFetch, connectorKey, readRestarts, rootSql, settings } from '@cdc-outbox-saga/local-stack';
 import { databases } from '../helpers/databases.js';
 import { waitFor } from '../helpers/discovery.js';
 import { burstThrough, openShop, planOrders, stackWhole } from '../helpers/faults.js';
 
 const { dbs } = databases();
-const connect = (process.env.KAFKA_CONNECT_URL ?? 'http://127.0.0.1:8083').replace(/\/$/, '');
-const debezium = `'${process.env.DEBEZIUM_DB_USER ?? 'debezium'}'@'%'`;
+const connect = connectApiFromEnv();
+// The Debezium account on each of the stack's hosts (connectors connect over TCP to 127.0.0.1).
+const debezium = settings.credentials.hosts.map((host) => `'${settings.credentials.debezium.user}'@'${host}'`).join(', ');
 const connectors = ['order-outbox', 'product-outbox', 'user-outbox'];
 
 /** Each connector's task states, from Kafka Connect's REST API. */
 async function taskStates(): Promise<Record<string, string[]>> {
-  const response = await fetch(`${connect}/connectors?expand=status`);
+  const response = await connectFetch(connect, '/connectors?expand=status');
   const body = (await response.json()) as Record<string, { status: { tasks: Array<{ state: string }> } }>;
   return Object.fromEntries(Object.entries(body).map(([name, { status }]) => [name, status.tasks.map((task) => task.state)]));
 }
@@ -35,7 +36,7 @@ test.serial('connector tasks FAILED on a lost grant are restarted by the supervi
     const revokedAt = Date.now();
     await rootSql(`REVOKE REPLICATION SLAVE ON *.* FROM ${debezium}`);
     for (const name of connectors) {
-      const response = await fetch(`${connect}/connectors/${name}/tasks/0/restart`, { method: 'POST' });
+      const response = await connectFetch(connect, `/connectors/${name}/tasks/0/restart`, { method: 'POST' });
       t.true(response.ok, `restart of ${name}'s task answered ${response.status}`);
     }
 

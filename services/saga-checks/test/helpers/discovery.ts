@@ -1,12 +1,16 @@
 import { createServer } from 'node:net';
-import { eurekaUrls, fetchApplications, type DiscoveredInstance } from '@cdc-outbox-saga/platform';
-import { gateway } from './api.js';
+import { eurekaApiFromEnv } from '@cdc-outbox-saga/local-stack';
+import { eurekaUrls, fetchApplications, type DiscoveredInstance, type EurekaCredentials } from '@cdc-outbox-saga/platform';
+import { settings as stack } from '@cdc-outbox-saga/local-stack';
 
+const eurekaApi = eurekaApiFromEnv();
 /** The stack's Eureka, as `npm test` publishes it. */
-export const eureka = eurekaUrls(process.env.EUREKA_URL ?? 'http://127.0.0.1:8761/eureka');
+export const eureka = eurekaUrls(eurekaApi.url);
+/** Its HTTP basic user: it answers 401 to anything else. */
+export const eurekaCredentials: EurekaCredentials = { username: eurekaApi.username, password: eurekaApi.password };
 
 export async function eurekaInstances(app: string): Promise<DiscoveredInstance[]> {
-  return (await fetchApplications(eureka)).get(app) ?? [];
+  return (await fetchApplications(eureka, 3000, eurekaCredentials)).get(app) ?? [];
 }
 
 interface GatewayHealth {
@@ -14,12 +18,15 @@ interface GatewayHealth {
   registryAgeMs: number | null;
 }
 
+/** The gateway's management server (detailed /health, /metrics); its public /health says UP or DOWN only. */
+export const gatewayManagement = (process.env.GATEWAY_MANAGEMENT_URL ?? `http://${stack.host}:${stack.ports.gatewayManagement}`).replace(/\/$/, '');
+
 async function gatewayHealth(): Promise<GatewayHealth> {
-  const response = await fetch(`${gateway}/health`, { signal: AbortSignal.timeout(5000) });
+  const response = await fetch(`${gatewayManagement}/health`, { signal: AbortSignal.timeout(5000) });
   return (await response.json()) as GatewayHealth;
 }
 
-/** How many instances of each service the gateway would route to now (its /health says). */
+/** How many instances of each service the gateway would route to now (its management /health says). */
 export async function gatewayInstances(): Promise<Record<string, number>> {
   return (await gatewayHealth()).instances;
 }
