@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { configServiceTarget, fetchEnvironment, settingsLayer } from '@cdc-outbox-saga/platform';
 import { audit } from './audit.js';
 import { closeDatabases, openDatabases } from './databases.js';
+import { orderDeadlineSeconds } from './order-deadline.js';
 
 // npm run audit [-- --pending-grace-seconds N] [-- --deadline-seconds N]: exits 1 when any invariant is broken.
 function numberArg(name: string): number | undefined {
@@ -9,28 +8,8 @@ function numberArg(name: string): number | undefined {
   return at > 0 ? Number(process.argv[at + 1]) : undefined;
 }
 
-/**
- * The saga deadline the order service runs with: `--deadline-seconds`, else what the config service serves
- * the order service, else the order service's built-in default.
- */
-async function orderDeadlineSeconds(): Promise<number> {
-  const given = numberArg('--deadline-seconds');
-  if (given !== undefined) return given;
-  try {
-    const layer = settingsLayer(await fetchEnvironment(configServiceTarget('order')));
-    const served = (layer.saga as { deadlineSeconds?: unknown } | undefined)?.deadlineSeconds;
-    if (served !== undefined) return Number(served);
-  } catch {
-    // No config service: the order service runs on its own files too.
-  }
-  const defaults = JSON.parse(readFileSync(new URL('../../../order/config/default.json', import.meta.url), 'utf8')) as {
-    saga: { deadlineSeconds: number };
-  };
-  return defaults.saga.deadlineSeconds;
-}
-
 const pendingGraceSeconds = numberArg('--pending-grace-seconds') ?? 30;
-const deadlineSeconds = await orderDeadlineSeconds();
+const deadlineSeconds = await orderDeadlineSeconds(numberArg('--deadline-seconds'));
 const dbs = openDatabases();
 try {
   const findings = await audit(dbs, { pendingGraceSeconds, deadlineSeconds });

@@ -6,8 +6,10 @@ import { promisify } from 'node:util';
 import { settings, stackEnvironment } from '@cdc-outbox-saga/local-stack';
 import { Kafka, logLevel } from 'kafkajs';
 import { api, createProduct, createUser, pointsOf, stockOf } from '../helpers/api.js';
+import { runCli } from '../helpers/cli.js';
 import { databases } from '../helpers/databases.js';
 import { waitFor } from '../helpers/discovery.js';
+import type { SagaStory } from '../../src/saga-story.js';
 
 // Disruptive: for a few seconds the product table refuses any change of one (this file's own) product's stock,
 // and the test leaves a dead-lettered OrderCreated and its re-drive markers on order.events.dlq.
@@ -60,6 +62,13 @@ async function entryFor(orderId: string): Promise<Entry | undefined> {
 }
 
 const orderStatus = async (orderId: string) => (await api('GET', `/orders/${orderId}`)).body.status as string;
+
+/** What `npm run saga -- <orderId> --json` says of the order. */
+async function sagaStory(orderId: string): Promise<SagaStory> {
+  const outcome = await runCli('saga', [orderId, '--json']);
+  if (outcome.code !== 0) throw new Error(`saga exited ${outcome.code}: ${outcome.stderr}`);
+  return JSON.parse(outcome.stdout) as SagaStory;
+}
 
 /** The next offset of one partition: what has been produced to it. */
 async function highWatermark(topic: string, partition: number): Promise<string> {
@@ -128,6 +137,13 @@ test.serial('an order dead-lettered for a cause that is then fixed is re-driven 
   t.is(await orderStatus(orderId), 'PENDING');
   t.is(await stockOf(productId), 5);
   t.deepEqual(await dbs.product('reservations').where({ order_id: orderId }), []);
+  // npm run saga says where it is stuck and why.
+  const stuck = await sagaStory(orderId);
+  t.like(stuck.state, { status: 'PENDING', final: false, waitingFor: { service: 'product', on: 'OrderCreated', phase: 'consumer', deadLetter: { id: failed.id } } });
+  t.like(stuck.story.find((entry) => entry.kind === 'dead-letter'), { id: failed.id, group: 'product-service', redriven: false });
+  const told = await runCli('saga', [orderId]);
+  t.regex(told.stdout, /\nnow: PENDING for [\d.]+ s\n {2}waits for the product service to reserve the stock on OrderCreated/);
+  t.true(told.stdout.includes(`fix the cause, then: npm run dlq -- redrive ${failed.id}`), told.stdout);
 
   // The cause fixed; re-driven through the root script (it builds, then runs the CLI).
   await fix();
@@ -147,6 +163,11 @@ test.serial('an order dead-lettered for a cause that is then fixed is re-driven 
   const after = (await entryFor(orderId))!;
   t.true(after.redriven);
   t.deepEqual(after.redrives.map((r) => [r.to, r.count]), [[results[0]!.to, 1]]);
+  const done = await sagaStory(orderId);
+  t.like(done.state, { status: 'COMPLETED', final: true, waitingFor: null });
+  t.like(done.story.find((entry) => entry.kind === 'dead-letter'), { id: failed.id, redriven: true });
+  t.like(done.story.find((entry) => entry.kind === 're-drive'), { of: failed.id, to: results[0]!.to });
+  t.true(done.story.some((entry) => entry.kind === 'event' && entry.eventType === 'OrderCreated' && entry.redrivenFrom === failed.id), 'the re-driven copy');
 
   // --all would not re-drive it again.
   const dryRun = await dlq('redrive', '--all', '--topic', DLQ, '--dry-run', '--json');

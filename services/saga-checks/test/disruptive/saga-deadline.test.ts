@@ -3,10 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import { logFile, serviceInstanceNames, startComponents, startExtraInstance, stopComponents } from '@cdc-outbox-saga/local-stack';
+import { EventCodec, createSchemaRegistry } from '@cdc-outbox-saga/platform';
 import { api, createProduct, createUser } from '../helpers/api.js';
+import { runCli } from '../helpers/cli.js';
 import { databases } from '../helpers/databases.js';
 import { freePort, gatewayInstances, waitFor } from '../helpers/discovery.js';
-import { readBetween, topicEnds, type Offsets } from '../helpers/topics.js';
+import { kafka, readBetween, topicEnds, type Offsets } from '../helpers/topics.js';
+import { readSagaFacts } from '../../src/saga-read.js';
+import { sagaState } from '../../src/saga-state.js';
+import type { SagaStory } from '../../src/saga-story.js';
 
 // Disruptive: it stops every instance of a service for a while, and an order instance of its own joins the
 // stack with a 5 s saga deadline, swept every 500 ms. The stack's own order instances keep the configured
@@ -63,6 +68,17 @@ async function metric(name: string, labels = /.*/): Promise<number | undefined> 
   return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
 }
 
+/**
+ * Where `npm run saga` sees the order now, measured against this file's deadline. Read in-process: the
+ * CLI's own start-up can take a good part of a 5 s deadline on a slow machine.
+ */
+async function sagaStateOf(orderId: string) {
+  const codec = new EventCodec(createSchemaRegistry(process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7'));
+  const facts = await readSagaFacts(dbs, kafka, codec, orderId, DEADLINE_SECONDS);
+  if ('unknown' in facts) throw new Error(`npm run saga does not know ${orderId}`);
+  return sagaState(facts);
+}
+
 /** Places an order without waiting for its outcome: 202 PENDING. */
 async function placePending(userId: string, productId: string, quantity: number): Promise<string> {
   const placed = await api('POST', '/orders', { body: { userId, items: [{ productId, quantity }] } });
@@ -108,6 +124,9 @@ test.serial('with the user service down, the saga is cancelled at its deadline, 
 
   const orderId = await placePending(userId, productId, 2);
   await waitFor('the stock reserved', () => stockOf(productId), (stock) => stock === 3, 15_000);
+  const pending = await sagaStateOf(orderId);
+  t.like(pending, { status: 'PENDING', final: false, waitingFor: { service: 'user', on: 'StockReserved', deadLetter: null } });
+  t.true(pending.deadline!.seconds === DEADLINE_SECONDS && pending.deadline!.remainingSeconds < DEADLINE_SECONDS, JSON.stringify(pending.deadline));
   await waitFor(
     'the PENDING saga in the gauges',
     async () => [await metric('saga_pending_orders'), await metric('saga_oldest_pending_age_seconds')],
@@ -117,6 +136,12 @@ test.serial('with the user service down, the saga is cancelled at its deadline, 
   await expectTimedOut(t, orderId);
   await waitFor('the stock put back on OrderCancelled', () => stockOf(productId), (stock) => stock === 5, 30_000);
   t.like(await dbs.product('reservations').where({ order_id: orderId }).first(), { status: 'RELEASED', reason: null });
+  const told = await runCli('saga', [orderId, '--json', '--deadline-seconds', String(DEADLINE_SECONDS)]);
+  t.is(told.code, 0, told.stderr);
+  const ended = JSON.parse(told.stdout) as SagaStory;
+  t.like(ended.state, { status: 'CANCELLED', reason: 'SAGA_TIMEOUT', final: true, deadline: null, settling: [] });
+  t.deepEqual(ended.story.flatMap((entry) => (entry.kind === 'event' ? [entry.eventType] : [])), ['OrderCreated', 'StockReserved', 'OrderCancelled']);
+  t.deepEqual(ended.story.flatMap((entry) => (entry.kind === 'decision' ? [`${entry.table} ${entry.status}`] : [])), ['reservations RESERVED', 'reservations RELEASED']);
 
   // Back, the user service finds StockReserved and OrderCancelled waiting on two topics, and handles them in
   // either order: OrderCancelled first records CANCELLED, and StockReserved then takes nothing; StockReserved
