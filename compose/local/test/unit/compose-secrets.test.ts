@@ -28,10 +28,10 @@ function shares(): Map<string, { gid: string; names: Set<string> }> {
 function serviceBlocks(): Map<string, string> {
   const body = composeFile.slice(composeFile.indexOf('\nservices:\n'), composeFile.search(/\n(volumes|secrets):\n/));
   const blocks = new Map<string, string>();
-  for (const part of body.split(/\n(?=  [a-z][\w-]*:\n)/).slice(1)) {
+  for (const part of body.split(/\n(?= {2}[a-z][\w-]*:\n)/).slice(1)) {
     // Without comments: the comment above the next service is written at the end of this one's text.
     const text = part.split('\n').filter((line) => !/^\s*#/.test(line)).join('\n');
-    blocks.set(/^  ([\w-]+):/.exec(part)![1]!, text);
+    blocks.set(/^ {2}([\w-]+):/.exec(part)![1]!, text);
   }
   return blocks;
 }
