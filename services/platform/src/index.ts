@@ -22,14 +22,8 @@ export {
 export { childTraceparent, isTraceparent } from './trace-context.js';
 export { ProcessedEventsCleaner } from './consumer/processed-events-cleaner.js';
 export { ConsumerMonitor, monitorConsumerGroup, partitionLag, type ConsumerMonitorOptions, type PartitionOffsets } from './consumer/lag-monitor.js';
-export {
-  DeadLetterHeaders,
-  readToEnds,
-  waitingDeadLetters,
-  type DeadLetterRecord,
-  type PartitionEnds,
-  type ReadRecord,
-} from './consumer/dead-letters.js';
+export { readToEnds, waitingDeadLetters, type DeadLetterRecord, type PartitionEnds, type ReadRecord } from './consumer/dead-letters.js';
+export { DeadLetterHeaders, headerText } from './consumer/headers.js';
 export { checkJsonText, jsonTextProblems, textSchema, DUPLICATE_KEY, NOT_AN_INTEGER_LITERAL, UNSAFE_INTEGER, type InputProblem } from './http/input.js';
 export {
   allowedMethods,

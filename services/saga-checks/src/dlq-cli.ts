@@ -1,16 +1,10 @@
 import { Kafka, logLevel } from 'kafkajs';
-import {
-  entryJson,
-  formatList,
-  parseDlqArgs,
-  planRedrive,
-  summarise,
-  usage,
-  type DlqCommand,
-} from './dlq.js';
+import { planRedrive } from './dlq.js';
+import { parseDlqArgs, usage, type DlqCommand } from './dlq-args.js';
+import { entryJson, formatList, summarise } from './dlq-format.js';
 import { dlqTopics, readDlq, redrive, type RedriveResult } from './dlq-kafka.js';
 
-// npm run dlq -- [list | redrive ...]: see `usage` in dlq.ts and the README's "Dead letters" section.
+// npm run dlq -- [list | redrive ...]: see `usage` in dlq-args.ts and the README's "Dead letters" section.
 // Exit 0 on success, 1 when something was refused or failed, 2 for a command line it does not understand;
 // messages about failures go to stderr, results (the listing, what was re-driven, --json) to stdout.
 

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { DeadLetterHeaders as DlqHeaders, headerText } from '@cdc-outbox-saga/platform';
 import type { IHeaders, Message } from 'kafkajs';
 
 /**
@@ -6,34 +6,17 @@ import type { IHeaders, Message } from 'kafkajs';
  * (that is in dlq-kafka.ts), so that all of it can be unit-tested.
  *
  * A DLQ topic `<topic>.dlq` holds the messages a consumer group could not apply for a permanent reason, as
- * the platform's IdempotentConsumer writes them (services/platform/src/consumer/idempotent-consumer.ts,
- * `deadLetter`): the original key, value and headers plus `dlq.*` headers saying why, where from and who
- * failed. Re-driving one produces the original key, value and headers again to its original topic, then
- * appends a **marker** record to the same DLQ topic and partition (null value, `dlq.redrive.of =
+ * the platform's IdempotentConsumer writes them (services/platform/src/consumer/dead-letter-writer.ts):
+ * the original key, value and headers plus `dlq.*` headers saying why, where from and who failed.
+ * Re-driving one produces the original key, value and headers again to its original topic, then appends a
+ * **marker** record to the same DLQ topic and partition (null value, `dlq.redrive.of =
  * <partition>:<offset>`): the DLQ topic itself is the log of failures and re-drives, no other state.
+ *
+ * The command line is read in dlq-args.ts, the listing written in dlq-format.ts.
  */
 
-/** Headers the consumer writes on a dead-lettered message (kept in step with idempotent-consumer.ts). */
-export const DlqHeaders = {
-  errorCode: 'dlq.error.code',
-  errorClass: 'dlq.error.class',
-  errorMessage: 'dlq.error.message',
-  originalTopic: 'dlq.original.topic',
-  originalPartition: 'dlq.original.partition',
-  originalOffset: 'dlq.original.offset',
-  consumerGroup: 'dlq.consumer.group',
-  failedAt: 'dlq.failed.at',
-  /** On a re-driven message (and so on its DLQ record if it fails again): the DLQ record it came from. */
-  redrivenFrom: 'dlq.redriven.from',
-  redrivenAt: 'dlq.redriven.at',
-  /** How many times this event has been re-driven, this time included. */
-  redriveCount: 'dlq.redrive.count',
-  /** On a marker: `<partition>:<offset>` of the DLQ record (same topic) that was re-driven. */
-  redriveOf: 'dlq.redrive.of',
-  /** On a marker: `<topic>:<partition>:<offset>` the re-driven copy was written to. */
-  redriveTo: 'dlq.redrive.to',
-  redriveAt: 'dlq.redrive.at',
-} as const;
+/** The `dlq.*` header names, as the platform defines them (services/platform/src/consumer/headers.ts). */
+export { DlqHeaders };
 
 export const DLQ_SUFFIX = '.dlq';
 
@@ -100,108 +83,6 @@ export class UsageError extends Error {
 export const isDlqTopic = (topic: string) => topic.endsWith(DLQ_SUFFIX) && topic.length > DLQ_SUFFIX.length;
 
 export const coordinatesText = (c: Coordinates) => `${c.topic}:${c.partition}:${c.offset}`;
-
-/** Parses `<dlqTopic>:<partition>:<offset>` (topic names cannot contain ':'). */
-export function parseCoordinates(text: string): Coordinates {
-  const match = /^([A-Za-z0-9._-]+):(\d+):(\d+)$/.exec(text);
-  if (!match) throw new UsageError(`"${text}" is not <dlqTopic>:<partition>:<offset>, e.g. order.events.dlq:0:12`);
-  const [, topic, partition, offset] = match as unknown as [string, string, string, string];
-  if (!isDlqTopic(topic)) throw new UsageError(`"${topic}" is not a DLQ topic (its name ends in ${DLQ_SUFFIX})`);
-  if (partition.length > 9) throw new UsageError(`partition ${partition} is out of range`);
-  return { topic, partition: Number(partition), offset: BigInt(offset).toString() };
-}
-
-export type DlqCommand =
-  | { command: 'help' }
-  | { command: 'list'; topics: string[]; json: boolean }
-  | {
-      command: 'redrive';
-      topics: string[];
-      json: boolean;
-      all: boolean;
-      targets: Coordinates[];
-      force: boolean;
-      allowOld: boolean;
-      dryRun: boolean;
-    };
-
-export const usage = `usage: npm run dlq -- [list] [--topic <name>.dlq]... [--json]
-       npm run dlq -- redrive (--all [--topic <name>.dlq]... | <dlqTopic>:<partition>:<offset>...)
-                              [--force] [--allow-old] [--dry-run] [--json]
-
-  list      every message on every DLQ topic (*.dlq), or on the --topic ones: where it is, its event type,
-            event id and key (the order id), the consumer group that failed it, when and why, and whether
-            it has been re-driven already
-  redrive   produce the chosen messages (or --all not yet re-driven) again to their original topic, with
-            their original key, value and headers, and record the re-drive on the DLQ topic
-            --force       re-drive messages that were re-driven already
-            --allow-old   re-drive messages that failed more than ${DEFAULT_MAX_AGE_HOURS} h ago (see README: the other
-                          groups' dedupe records may be gone)
-            --dry-run     show what would be re-driven, produce nothing
-  --json    one JSON document on stdout, for scripts
-
-Kafka: KAFKA_BROKERS (default 127.0.0.1:9092), as npm run -s stack:env prints it.`;
-
-/** Reads the command line (after `npm run dlq --`). Throws a UsageError for anything it does not understand. */
-export function parseDlqArgs(argv: string[]): DlqCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        topic: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        all: { type: 'boolean' },
-        force: { type: 'boolean' },
-        'allow-old': { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help || positionals[0] === 'help') return { command: 'help' };
-  const [command = 'list', ...rest] = positionals;
-  const topics = values.topic ?? [];
-  for (const topic of topics) {
-    if (!isDlqTopic(topic)) throw new UsageError(`--topic ${topic}: not a DLQ topic (its name ends in ${DLQ_SUFFIX})`);
-  }
-  const json = values.json ?? false;
-  const redriveOnly = (['all', 'force', 'allow-old', 'dry-run'] as const).filter((name) => values[name] !== undefined);
-  if (command === 'list') {
-    if (rest.length > 0) throw new UsageError(`list takes no arguments, got ${rest.join(' ')}`);
-    if (redriveOnly.length > 0) throw new UsageError(`--${redriveOnly[0]} belongs to redrive, not list`);
-    return { command: 'list', topics, json };
-  }
-  if (command === 'redrive') {
-    const all = values.all ?? false;
-    if (all && rest.length > 0) throw new UsageError('redrive takes either --all or coordinates, not both');
-    if (!all && rest.length === 0) throw new UsageError('redrive needs --all or <dlqTopic>:<partition>:<offset>...');
-    if (!all && topics.length > 0) throw new UsageError('--topic narrows --all; coordinates already name their topic');
-    return {
-      command: 'redrive',
-      topics,
-      json,
-      all,
-      targets: rest.map(parseCoordinates),
-      force: values.force ?? false,
-      allowOld: values['allow-old'] ?? false,
-      dryRun: values['dry-run'] ?? false,
-    };
-  }
-  throw new UsageError(`unknown command "${command}" (list or redrive)`);
-}
-
-/** A header as text (the first value of a repeated one), or null. */
-export function headerText(headers: IHeaders | undefined, name: string): string | null {
-  const value = headers?.[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined || first === null ? null : first.toString();
-}
 
 const intOrNull = (text: string | null) => (text !== null && /^\d+$/.test(text) ? Number(text) : null);
 
@@ -393,61 +274,4 @@ export function markerMessage(entry: DlqEntry, to: Coordinates, now: Date): Mess
       [DlqHeaders.redriveCount]: String(redriveCount(entry)),
     },
   };
-}
-
-/** What `list --json` prints for one entry (the raw record left out). */
-export function entryJson(entry: DlqEntry) {
-  const { record: _record, ...rest } = entry;
-  return rest;
-}
-
-export interface TopicSummary {
-  topic: string;
-  messages: number;
-  waiting: number;
-}
-
-export function summarise(topics: string[], entries: DlqEntry[]): TopicSummary[] {
-  return topics.map((topic) => {
-    const mine = entries.filter((entry) => entry.topic === topic);
-    return { topic, messages: mine.length, waiting: mine.filter((entry) => !entry.redriven).length };
-  });
-}
-
-/** The human-readable listing: per topic a count, per message one line and its error and re-drives below. */
-export function formatList(topics: string[], entries: DlqEntry[]): string {
-  if (topics.length === 0) return 'no DLQ topics (*.dlq): nothing was ever dead-lettered';
-  const lines: string[] = [];
-  for (const summary of summarise(topics, entries)) {
-    const mine = entries.filter((entry) => entry.topic === summary.topic);
-    lines.push(`${summary.topic}: ${summary.messages} message(s), ${summary.waiting} waiting to be re-driven`);
-    if (mine.length === 0) continue;
-    const rows = mine.map((entry) => [
-      entry.id,
-      entry.failedAt ?? '?',
-      entry.consumerGroup ?? '?',
-      entry.eventType ?? '?',
-      entry.key ?? '-',
-      entry.redriven ? `re-driven ${entry.redrives.length}×` : 'waiting',
-    ]);
-    const header = ['DLQ RECORD', 'FAILED AT', 'GROUP', 'EVENT TYPE', 'KEY (ORDER)', 'STATE'];
-    const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
-    const format = (row: string[]) => `  ${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}`;
-    lines.push(format(header));
-    mine.forEach((entry, i) => {
-      lines.push(format(rows[i]!));
-      const from = entry.original.topic
-        ? `${entry.original.topic}:${entry.original.partition ?? '?'}:${entry.original.offset ?? '?'}`
-        : '? (no dlq.original.* headers)';
-      lines.push(`      event ${entry.eventId ?? '? (no eventId header)'} from ${from}`);
-      lines.push(`      error ${entry.error.code ?? '?'} (${entry.error.class ?? '?'}): ${entry.error.message ?? ''}`);
-      if (entry.redrivenFrom) {
-        lines.push(`      this was re-drive no. ${entry.earlierRedrives} of ${entry.redrivenFrom}, and failed again`);
-      }
-      for (const redrive of entry.redrives) {
-        lines.push(`      re-driven ${redrive.at ?? '?'} to ${redrive.to ?? '?'} (marker ${redrive.marker})`);
-      }
-    });
-  }
-  return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { loadEventSchemas, type EventCodec } from '@cdc-outbox-saga/platform';
+import { headerText, loadEventSchemas, type EventCodec } from '@cdc-outbox-saga/platform';
 import type { Admin, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { UsageError } from './dlq.js';
 import type { Start } from './events-args.js';
@@ -56,11 +56,13 @@ export function knownEventTypes(): string[] | undefined {
   }
 }
 
+/** Every header that has a value, as text (`headerText` of each). */
 const headerTexts = (headers: IHeaders | undefined): Record<string, string> =>
   Object.fromEntries(
-    Object.entries(headers ?? {})
-      .filter(([, value]) => value !== undefined)
-      .map(([name, value]) => [name, (Array.isArray(value) ? value[0] : value)!.toString()]),
+    Object.keys(headers ?? {}).flatMap((name) => {
+      const text = headerText(headers, name);
+      return text === null ? [] : [[name, text]];
+    }),
   );
 
 /** A record as printed: the value decoded with the schema its id names, fetched from the registry once. */

@@ -1,14 +1,5 @@
 import type { IHeaders, Kafka } from 'kafkajs';
-
-/**
- * The headers this counting reads. The consumer writes `dlq.consumer.group` on every dead-lettered message
- * (IdempotentConsumer's deadLetter); the DLQ tool (services/saga-checks/src/dlq.ts) appends a marker with
- * `dlq.redrive.of` = `<partition>:<offset>` of the message it re-drove, to the same DLQ topic.
- */
-export const DeadLetterHeaders = {
-  consumerGroup: 'dlq.consumer.group',
-  redriveOf: 'dlq.redrive.of',
-} as const;
+import { DeadLetterHeaders, headerText } from './headers.js';
 
 /** What the count needs of one record of a DLQ topic. */
 export interface DeadLetterRecord {
@@ -26,16 +17,12 @@ export interface ReadRecord extends DeadLetterRecord {
   timestamp: string;
 }
 
-function headerText(headers: IHeaders, name: string): string | null {
-  const value = headers[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined || first === null ? null : first.toString();
-}
-
 /**
- * How many messages `group` dead-lettered that still wait, per DLQ topic: its records that are not markers
- * and that no marker on their topic names. A message re-driven and failed again is a new record, so it
- * waits again. Every topic of `topics` gets a count, 0 when nothing waits.
+ * How many messages `group` dead-lettered that still wait, per DLQ topic: its records (the consumer writes
+ * `dlq.consumer.group` on each) that are not markers and that no marker on their topic names (the DLQ tool
+ * appends a marker with `dlq.redrive.of` = `<partition>:<offset>` of the message it re-drove). A message
+ * re-driven and failed again is a new record, so it waits again. Every topic of `topics` gets a count, 0
+ * when nothing waits.
  */
 export function waitingDeadLetters(records: DeadLetterRecord[], group: string, topics: string[]): Map<string, number> {
   const redriven = new Set<string>();

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { backoffMs } from '../../src/consumer/idempotent-consumer.js';
+import { backoffMs } from '../../src/consumer/partition-backoff.js';
 
 test('the retry backoff doubles from the minimum, stays within the maximum, and is jittered over the upper half', (t) => {
   for (let i = 0; i < 200; i++) {

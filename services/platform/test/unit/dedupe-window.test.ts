@@ -1,5 +1,5 @@
 import test from 'ava';
-import { dedupeWindowProblems } from '../../src/consumer/idempotent-consumer.js';
+import { dedupeWindowProblems } from '../../src/consumer/topic-guard.js';
 
 const hours = (h: number) => h * 3_600_000;
 

@@ -1,15 +1,7 @@
 import test from 'ava';
-import {
-  DlqHeaders,
-  foldDlq,
-  formatList,
-  markerMessage,
-  parseCoordinates,
-  parseDlqArgs,
-  planRedrive,
-  UsageError,
-  type DlqRecord,
-} from '../../src/dlq.js';
+import { DlqHeaders, foldDlq, markerMessage, planRedrive, UsageError, type DlqRecord } from '../../src/dlq.js';
+import { parseCoordinates, parseDlqArgs } from '../../src/dlq-args.js';
+import { formatList } from '../../src/dlq-format.js';
 
 const now = new Date('2025-06-01T12:00:00.000Z');
 
