@@ -3,9 +3,9 @@ import { dirname } from 'node:path';
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { settings } from './settings.js';
 
-/** The `iss` of development tokens; the gateway of the local stack accepts only this issuer. */
+/** The `iss` of development tokens; the gateway and the services of the local stack accept only this issuer. */
 export const TOKEN_ISSUER = 'cdc-outbox-saga-local';
-/** The `aud` of development tokens: the API behind the gateway. */
+/** The `aud` of development tokens: the API, as the gateway and every service check it. */
 export const TOKEN_AUDIENCE = 'cdc-outbox-saga';
 
 const ALGORITHM = 'ES256';
@@ -20,7 +20,7 @@ export interface SigningKey {
   /** The JWK thumbprint (RFC 7638) of the key, also its `kid`. */
   kid: string;
   privateKey: CryptoKey;
-  /** What the gateway verifies with; also in `settings.publicKeyFile`. */
+  /** What the gateway and the services verify with; also in `settings.publicKeyFile`. */
   publicJwk: JWK;
   /** True when this call made the key, false when it was already there. */
   created: boolean;
@@ -56,8 +56,8 @@ function writeWhole(file: string, content: string, mode: number, exclusive: bool
 /**
  * The ES256 key development tokens are signed with: made once into `settings.signingKeyFile` (the private
  * JWK, mode 0600, in the git-ignored state folder) and reused from there; its public JWK is kept next to it
- * in `settings.publicKeyFile`, for the gateway to verify with. `npm run stack:reset` deletes both, and a new
- * key then invalidates every token minted before.
+ * in `settings.publicKeyFile`, for the gateway and the services to verify with. `npm run stack:reset`
+ * deletes both, and a new key then invalidates every token minted before.
  */
 export async function ensureSigningKey(): Promise<SigningKey> {
   const file = settings.signingKeyFile;
@@ -98,12 +98,17 @@ export interface MintOptions {
   issuer?: string;
 }
 
-/** RFC 6749 scope-token: printable ASCII without space, `"` or `\`. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/**
+ * One scope as RFC 6749 (3.3) defines a scope-token: printable ASCII without space, `"` or `\`. A copy of
+ * `SCOPE_TOKEN` in services/platform/src/auth/token-verifier.ts, the rule the gateway and the services
+ * verify by: this package cannot import the platform (the platform's tests depend on this package, and a
+ * cycle is not allowed), so the platform's test/unit/token-verifier.test.ts checks that the two are the same.
+ */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /**
- * A compact JWT for the local stack's gateway, signed with the development key (made on first use):
- * ES256 with `kid`, and `iss`, `aud`, `sub`, `scope`, `iat`, `exp`.
+ * A compact JWT for the local stack's API (the gateway and the services verify it), signed with the
+ * development key (made on first use): ES256 with `kid`, and `iss`, `aud`, `sub`, `scope`, `iat`, `exp`.
  */
 export async function mintToken(options: MintOptions): Promise<string> {
   const { subject, scopes = [], ttlSeconds = 3600, audience = TOKEN_AUDIENCE, issuer = TOKEN_ISSUER } = options;

@@ -12,5 +12,5 @@ export { databaseEnvironment } from './components/services.js';
 export { eurekaApiFromEnv } from './components/eureka.js';
 export type { EurekaApi } from './components/eureka.js';
 export { monitoringDir, prometheusUrl, promtoolBinary } from './components/prometheus.js';
-export { TOKEN_AUDIENCE, TOKEN_ISSUER, ensureSigningKey, mintToken } from './dev-token.js';
+export { SCOPE_TOKEN, TOKEN_AUDIENCE, TOKEN_ISSUER, ensureSigningKey, mintToken } from './dev-token.js';
 export type { MintOptions, SigningKey } from './dev-token.js';

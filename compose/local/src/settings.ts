@@ -64,7 +64,7 @@ export const settings = {
   confDir: join(stateDir, 'conf'),
   /** The development JWT signing key (private JWK, mode 0600), made once by `ensureSigningKey`. */
   signingKeyFile: join(stateDir, 'secrets', 'jwt-signing-key.json'),
-  /** Its public JWK, what the gateway verifies tokens with. */
+  /** Its public JWK, what the gateway and every service verify tokens with. */
   publicKeyFile: join(stateDir, 'secrets', 'jwt-public-key.json'),
   kafkaLibs: join(distDir, `kafka-${versions.kafka}`, 'libs'),
   connectPlugins: join(distDir, `connect-plugins-${versions.debezium}`),

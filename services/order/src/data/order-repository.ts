@@ -27,7 +27,7 @@ export interface NewOrder {
   paymentId: string;
   idempotencyKey: string | null;
   requestHash: string | null;
-  /** The authenticated subject that placed it, when it came through the gateway. */
+  /** The subject that placed it, from the bearer token the order service verified; null when `placeOrder` was called without one. */
   placedBy: string | null;
   createdAt: Date;
 }

@@ -8,7 +8,10 @@ export interface PlaceOrder {
   items: OrderLine[];
   idempotencyKey?: string | undefined;
   traceparent?: string | undefined;
-  /** The authenticated subject placing it (from the gateway), undefined for a direct internal call. */
+  /**
+   * The subject placing it, from the bearer token this service verified itself (every HTTP request has
+   * one); undefined only when code calls `placeOrder` directly, and then the order has no subject.
+   */
   placedBy?: string | undefined;
 }
 

@@ -125,8 +125,12 @@ function refusalFor(error: unknown): AppError {
   return tokenRefusal('TOKEN_INVALID', 'the token is malformed');
 }
 
-/** RFC 6749 scope-token: printable ASCII without space, `"` or `\`. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/**
+ * One scope as RFC 6749 (3.3) defines a scope-token: printable ASCII without space, `"` or `\`. This is
+ * the rule's source; compose/local's dev-token.ts holds a copy (it cannot import the platform, whose tests
+ * depend on it), and test/unit/token-verifier.test.ts fails when the copy differs.
+ */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 /** Printable ASCII without spaces: a subject is logged, stored with orders and keys rate limits, unambiguously. */
 const SUBJECT = /^[\x21-\x7e]{1,256}$/;
 

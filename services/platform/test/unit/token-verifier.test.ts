@@ -1,6 +1,8 @@
 import test from 'ava';
 import { SignJWT, generateKeyPair, type JWTPayload } from 'jose';
+import { SCOPE_TOKEN as DEV_TOKEN_SCOPE } from '@cdc-outbox-saga/local-stack';
 import { AppError, TokenVerifier, VerifiedTokens, type TokenVerifierOptions } from '../../src/index.js';
+import { SCOPE_TOKEN } from '../../src/auth/token-verifier.js';
 
 // The verifier's clock is this test's: it moves past a token's exp without waiting for it.
 const ISSUER = 'test-issuer';
@@ -130,4 +132,16 @@ test('VerifiedTokens: entries past exp are never returned, the bound holds, and 
   none.set('a', caller, 100);
   t.is(none.size, 0);
   t.throws(() => new VerifiedTokens(-1), { instanceOf: TypeError });
+});
+
+test("a scope the verifier refuses is one compose/local's dev tokens refuse to carry: its copy of SCOPE_TOKEN is this one", async (t) => {
+  // compose/local cannot import the platform (this package's tests depend on it), so it keeps a copy.
+  t.is(DEV_TOKEN_SCOPE.source, SCOPE_TOKEN.source);
+  t.is(DEV_TOKEN_SCOPE.flags, SCOPE_TOKEN.flags);
+  const verifier = verifierAt({ seconds: T0 });
+  t.deepEqual(await verifier.verify(await token({ scope: 'orders:read orders:read-all' })), {
+    subject: 'alice',
+    scopes: ['orders:read', 'orders:read-all'],
+  });
+  t.like(await refusal(verifier.verify(await token({ scope: 'orders:"read"' }))), { code: 'TOKEN_INVALID', status: 401 });
 });

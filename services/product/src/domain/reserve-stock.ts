@@ -15,7 +15,7 @@ export type ReservationDecision =
 
 /**
  * All or nothing: every line must name a known product with enough stock, or nothing is reserved.
- * Lines of the same product are added up first (the gateway refuses them, but an event is an event).
+ * Lines of the same product are added up first (the order API refuses them, but an event is an event).
  * The first failing line, in the order's own order, names the reason.
  */
 export function decideReservation(

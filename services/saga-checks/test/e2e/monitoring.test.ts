@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { monitoringDir, promtoolBinary, rootSql, serviceInstanceNames, settings } from '@cdc-outbox-saga/local-stack';
 import { readDlq } from '../../src/dlq-kafka.js';
 import { createProduct, createUser, placeOrder } from '../helpers/api.js';
-import { waitFor } from '../helpers/discovery.js';
+import { waitFor, waitForValue } from '../helpers/discovery.js';
 import { activeTargets, query } from '../helpers/prometheus.js';
 import { consumerGroups, kafka, topicEnds } from '../helpers/topics.js';
 
@@ -78,13 +78,14 @@ test('after orders of each outcome, PromQL answers for outcomes by reason, saga 
   t.is(p99.length, 1);
   t.true(Number(p99[0]!.value[1]) > 0, `a p99 in seconds: ${JSON.stringify(p99)}`);
   // Scraped every 5 s: each consumer's hops show once its next scrape has run.
-  await waitFor(
+  const hops = await waitForValue(
     'CDC hops of every consumer',
     () => query('sum by (job) (saga_cdc_hop_seconds_count)'),
     (series) => JSON.stringify(series.map((s) => s.metric.job).sort()) === JSON.stringify(['order', 'product', 'user']),
     30_000,
   );
-  t.pass('CDC hop counts per consumer');
+  t.deepEqual(hops.map((s) => s.metric.job).sort(), ['order', 'product', 'user'], 'CDC hop counts per consumer');
+  t.true(hops.every((s) => Number(s.value[1]) > 0), `each consumer timed at least one hop: ${JSON.stringify(hops)}`);
 });
 
 test('MariaDB reports through the MySQL exporter, as a user that may read the server\'s status and no service\'s data', async (t) => {
@@ -142,6 +143,6 @@ test('every service group reports the dead letters waiting on its topics\' DLQs,
     .sort();
   const reported = async () =>
     (await query('max by (consumergroup, topic) (saga_dlq_messages)')).map((s) => `${s.metric.consumergroup} ${s.metric.topic} ${Number(s.value[1])}`).sort();
-  await waitFor('the DLQ counts scraped', reported, (lines) => JSON.stringify(lines) === JSON.stringify(expected), 60_000);
-  t.pass(expected.join('; '));
+  const scraped = await waitForValue('the DLQ counts scraped', reported, (lines) => JSON.stringify(lines) === JSON.stringify(expected), 60_000);
+  t.deepEqual(scraped, expected);
 });

@@ -38,15 +38,15 @@ export async function gatewayRegistryAgeMs(): Promise<number> {
 
 /**
  * Polls `read` every 200 ms until `done` holds for what it returns; fails after `timeoutMs` with the
- * last value. Returns how long it took.
+ * last value. Returns the value `done` held for, for the test to assert on.
  */
-export async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<number> {
+export async function waitForValue<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
   const started = Date.now();
   for (;;) {
     let value: T | undefined;
     try {
       value = await read();
-      if (done(value)) return Date.now() - started;
+      if (done(value)) return value;
     } catch (error) {
       value = undefined;
       if (Date.now() - started > timeoutMs) throw error;
@@ -54,6 +54,13 @@ export async function waitFor<T>(what: string, read: () => Promise<T>, done: (va
     if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** `waitForValue`, returning how long it took instead. */
+export async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  await waitForValue(what, read, done, timeoutMs);
+  return Date.now() - started;
 }
 
 /** A TCP port nobody listens on right now. */
