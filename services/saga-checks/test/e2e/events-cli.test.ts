@@ -1,24 +1,16 @@
 import test from 'ava';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createProduct, createUser, placeOrder } from '../helpers/api.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/discovery.js';
 import { kafka } from '../helpers/topics.js';
+import type { DecodedEvent } from '../../src/events.js';
 
 // `npm run events` against the stack: this file's own users, products and orders, so it can run beside the others.
 
 const HAPPY_PATH = ['OrderCreated', 'StockReserved', 'PointsDeducted', 'OrderCompleted'];
 
-interface JsonLine {
-  topic: string;
-  partition: number;
-  offset: string;
-  timestamp: string;
-  key: string | null;
-  headers: Record<string, string>;
-  eventType: string | null;
-  value: Record<string, unknown> | null;
-}
+/** What one `--json` line holds: a decoded record, its value an object (the test's events all decode). */
+type JsonLine = Omit<DecodedEvent, 'value' | 'decodeError'> & { value: Record<string, unknown> | null };
 
 const jsonLines = (stdout: string) => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as JsonLine);
 
@@ -74,9 +66,9 @@ test('--order with --from-beginning shows exactly the completed order\'s four ev
 
 test('--since leaves out the events from before it', async (t) => {
   const before = await completedOrder();
-  await sleep(50);
-  const since = new Date().toISOString();
-  await sleep(50);
+  // Just after the last record of the first order, by the records' own clock (Connect's), not this one's.
+  const earlier = jsonLines((await runCli('events', ['--order', before, '--from-beginning', '--json'])).stdout);
+  const since = new Date(Math.max(...earlier.map((line) => Date.parse(line.timestamp))) + 1).toISOString();
   const after = await completedOrder();
 
   const read = await runCli('events', ['--since', since, '--json']);

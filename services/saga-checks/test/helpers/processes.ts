@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { settings, stackEnvironment } from '@cdc-outbox-saga/local-stack';
-import { waitFor } from './discovery.js';
+import { freePort, waitFor } from './discovery.js';
 
 export interface Child {
   url: string;
@@ -50,4 +51,35 @@ export async function runService(name: string, port: number, env: Record<string,
     throw error;
   }
   return { url, log: () => output, stop };
+}
+
+/**
+ * A gateway of the test's own, on free ports, out of Eureka and the config service, with the stack's token
+ * key: `config` is its node-config override (routes with fixed `targets`, a rate limit a test can count on).
+ * Its log goes to the OS temp folder, deleted once it stopped.
+ */
+export async function runOwnGateway(config: Record<string, unknown>): Promise<Child> {
+  const port = await freePort();
+  const logPath = join(tmpdir(), `gateway-of-test-${port}.log`);
+  const child = await runService(
+    'gateway',
+    port,
+    {
+      INSTANCE_ID: `gateway-of-test-${port}`,
+      EUREKA_URL: 'off',
+      CONFIG_SERVER_URL: '',
+      JWT_PUBLIC_KEY_FILE: settings.publicKeyFile,
+      // Off the stack gateway's management port.
+      MANAGEMENT_PORT: String(await freePort()),
+      NODE_CONFIG: JSON.stringify(config),
+    },
+    logPath,
+  );
+  return {
+    ...child,
+    async stop() {
+      await child.stop();
+      rmSync(logPath, { force: true });
+    },
+  };
 }

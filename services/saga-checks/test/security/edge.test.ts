@@ -1,14 +1,10 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { settings } from '@cdc-outbox-saga/local-stack';
 import { api, bearer, createProduct, createUser, gateway, subject } from '../helpers/api.js';
 import { databases } from '../helpers/databases.js';
 import { freePort } from '../helpers/discovery.js';
-import { runService, type Child } from '../helpers/processes.js';
+import { runOwnGateway } from '../helpers/processes.js';
 import { hasSecurityHeaders, isJsonError, rowSnapshot, seenFetch, seenRaw, writesNothing, type Seen } from './helpers/checks.js';
 import { RawConnection, gatewayTarget, httpRequest, rawExchange } from './helpers/raw-http.js';
 import { inSeconds, signedToken } from './helpers/tokens.js';
@@ -233,33 +229,15 @@ test('nosniff and no-store are on 200, 201, 400, 401, 404 and 405 answers', asyn
 
 test('nosniff and no-store are on a 503 too (a gateway of this test whose only instance is down)', async (t) => {
   const deadPort = await freePort();
-  const port = await freePort();
-  const managementPort = await freePort();
-  const logPath = join(tmpdir(), `gateway-security-${port}.log`);
-  let child: Child | undefined;
+  const gateway = await runOwnGateway({ routes: [{ prefix: '/api/products', service: 'product', rewrite: '/products', targets: `http://127.0.0.1:${deadPort}` }] });
   try {
-    child = await runService(
-      'gateway',
-      port,
-      {
-        INSTANCE_ID: `gateway-security-${randomUUID().slice(0, 8)}`,
-        EUREKA_URL: 'off',
-        CONFIG_SERVER_URL: '',
-        JWT_PUBLIC_KEY_FILE: settings.publicKeyFile,
-        // Off 8079, where the stack's gateway has its management port.
-        MANAGEMENT_PORT: String(managementPort),
-        NODE_CONFIG: JSON.stringify({ routes: [{ prefix: '/api/products', service: 'product', rewrite: '/products', targets: `http://127.0.0.1:${deadPort}` }] }),
-      },
-      logPath,
-    );
-    const response = await fetch(`${child.url}/api/products/${randomUUID()}`, { headers: { authorization: `Bearer ${await bearer()}` } });
+    const response = await fetch(`${gateway.url}/api/products/${randomUUID()}`, { headers: { authorization: `Bearer ${await bearer()}` } });
     const text = await response.text();
     const seen: Seen = { status: response.status, body: JSON.parse(text), header: (name) => response.headers.get(name) ?? undefined };
     isJsonError(t, seen, 503, 'SERVICE_UNAVAILABLE', text);
     hasSecurityHeaders(t, seen, '503');
   } finally {
-    await child?.stop();
-    rmSync(logPath, { force: true });
+    await gateway.stop();
   }
 });
 
