@@ -74,7 +74,10 @@ async function commandUp(): Promise<void> {
   await new Promise<void>((resolve) => {
     onSignals(() => {
       console.log('\nstopping…');
-      void supervisor.stop().then(() => down(session)).then(resolve);
+      void supervisor
+        .stop()
+        .then(() => down(session))
+        .then(resolve);
     });
   });
 }

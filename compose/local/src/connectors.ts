@@ -78,11 +78,7 @@ export async function connectorStatus(api: ConnectApi, name: string): Promise<Co
 
 /** The connector and every one of its tasks RUNNING. */
 export function isRunning(status: ConnectorStatus): boolean {
-  return (
-    status.connector.state === 'RUNNING' &&
-    status.tasks.length > 0 &&
-    status.tasks.every((task) => task.state === 'RUNNING')
-  );
+  return status.connector.state === 'RUNNING' && status.tasks.length > 0 && status.tasks.every((task) => task.state === 'RUNNING');
 }
 
 /**
@@ -103,7 +99,11 @@ export async function registerConnectors(api: ConnectApi, metricsUrl: string, ti
     });
   }
   const deadline = Date.now() + timeoutMs;
-  await waitUntilRunning(api, files.map((file) => file.name), deadline);
+  await waitUntilRunning(
+    api,
+    files.map((file) => file.name),
+    deadline,
+  );
   await waitUntilStreaming(metricsUrl, files.map(debeziumServer), deadline);
 }
 

@@ -1,7 +1,15 @@
 /** What tests and tools import from the native stack: endpoints, connector status, component restarts, dev tokens. */
 export { accountPassword, accountPasswordFile, settings, stackEnvironment, versions } from './settings.js';
 export type { DatabaseAccount, ServiceDatabase } from './settings.js';
-export { connectApiFromEnv, connectAuthorization, connectFetch, connectorFiles, connectorStatus, registerConnectors, stackConnectApi } from './connectors.js';
+export {
+  connectApiFromEnv,
+  connectAuthorization,
+  connectFetch,
+  connectorFiles,
+  connectorStatus,
+  registerConnectors,
+  stackConnectApi,
+} from './connectors.js';
 export type { ConnectApi, ConnectorStatus } from './connectors.js';
 export { restart, serviceInstanceNames, serviceInstanceUrls, startComponents, startExtraInstance, stopComponents } from './stack.js';
 export { logFile, recordedNames, recordedPid } from './processes.js';

@@ -79,9 +79,7 @@ export async function fetchArtifacts(): Promise<void> {
       });
       mvn.stdout.pipe(log, { end: false });
       mvn.stderr.pipe(log, { end: false });
-      mvn.once('error', (error) =>
-        reject(new StackError('fetch', `could not run mvn (${error.message}); install Maven`)),
-      );
+      mvn.once('error', (error) => reject(new StackError('fetch', `could not run mvn (${error.message}); install Maven`)));
       mvn.once('close', (status) => resolve(status ?? 1));
     });
     log.end();
@@ -195,9 +193,7 @@ async function waitForStoppingSessions(): Promise<void> {
  */
 export async function downAll(): Promise<void> {
   const infrastructureNames = infrastructure.map((c) => c.name);
-  const others = [...new Set([...recordedNames(), ...components.map((c) => c.name)])].filter(
-    (name) => !infrastructureNames.includes(name),
-  );
+  const others = [...new Set([...recordedNames(), ...components.map((c) => c.name)])].filter((name) => !infrastructureNames.includes(name));
   await whileStopping(async () => {
     for (const name of [...others, ...[...infrastructureNames].reverse()]) {
       const since = Date.now();

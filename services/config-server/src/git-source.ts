@@ -280,11 +280,15 @@ export class GitSource {
       (error: unknown) => {
         this.cloning = undefined;
         this.logger.error({ err: error, repository: this.description }, 'clone failed');
-        throw new AppError('GIT_UNAVAILABLE', `the repository ${withoutCredentials(this.remoteUrl!)} cannot be cloned: ${(error as Error).message}`, {
-          status: 503,
-          retriable: true,
-          cause: error,
-        });
+        throw new AppError(
+          'GIT_UNAVAILABLE',
+          `the repository ${withoutCredentials(this.remoteUrl!)} cannot be cloned: ${(error as Error).message}`,
+          {
+            status: 503,
+            retriable: true,
+            cause: error,
+          },
+        );
       },
     );
     return this.cloning;
@@ -326,7 +330,10 @@ export class GitSource {
   private async withinTimeout(work: Promise<void>, what: string): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the ${what} took longer than ${this.options.timeoutSeconds} s`)), this.options.timeoutSeconds * 1000);
+      timer = setTimeout(
+        () => reject(new Error(`the ${what} took longer than ${this.options.timeoutSeconds} s`)),
+        this.options.timeoutSeconds * 1000,
+      );
     });
     try {
       await Promise.race([work, timeout]);
@@ -334,7 +341,10 @@ export class GitSource {
       // Only a clone must be there before anything can be read.
       if (what === 'clone') {
         if (error instanceof AppError) throw error;
-        throw new AppError('GIT_UNAVAILABLE', `the repository is not cloned yet: ${(error as Error).message}`, { status: 503, retriable: true });
+        throw new AppError('GIT_UNAVAILABLE', `the repository is not cloned yet: ${(error as Error).message}`, {
+          status: 503,
+          retriable: true,
+        });
       }
       throw error;
     } finally {

@@ -248,7 +248,7 @@ export function parseProperties(text: string): FlatSource {
   const out: FlatSource = new Map();
   const lines = text.split(/\r\n|\r|\n/);
   const trimStart = (line: string) => line.replace(/^[ \t\f]+/, '');
-  for (let i = 0; i < lines.length; ) {
+  for (let i = 0; i < lines.length;) {
     let line = trimStart(lines[i++]!);
     if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
     while (endsInContinuation(line)) {

@@ -13,7 +13,15 @@ import {
 import express from 'express';
 import { z } from 'zod';
 import { GitSource } from './git-source.js';
-import { looksLikeFileRequest, parseApplication, parseFileRequest, parseLabel, parseProfiles, parseSearchPath, LABEL_SLASH } from './names.js';
+import {
+  looksLikeFileRequest,
+  parseApplication,
+  parseFileRequest,
+  parseLabel,
+  parseProfiles,
+  parseSearchPath,
+  LABEL_SLASH,
+} from './names.js';
 import { fileOrder, mergeSources, namedSources, renderProperties, renderYaml, unflatten, type NamedSource } from './property-sources.js';
 
 /** A setting checked with one of the name parsers of names.ts, its message kept. */

@@ -1,4 +1,10 @@
-import { eurekaCredentials, fetchApplications, type DiscoveredInstance, type EurekaCredentials, type Logger } from '@cdc-outbox-saga/platform';
+import {
+  eurekaCredentials,
+  fetchApplications,
+  type DiscoveredInstance,
+  type EurekaCredentials,
+  type Logger,
+} from '@cdc-outbox-saga/platform';
 
 /**
  * The gateway's copy of Eureka's registry: fetched every `refreshMs`, kept as it was when Eureka does
@@ -62,7 +68,10 @@ export class EurekaDiscovery {
       this.apps = await fetchApplications(this.serviceUrls, Math.min(this.refreshMs, 3000), this.credentials);
       this.lastRefresh = Date.now();
       if (this.failingSince !== undefined) {
-        this.logger.info({ afterSeconds: Math.round((Date.now() - this.failingSince) / 1000) }, 'Eureka answers again; routing table refreshed');
+        this.logger.info(
+          { afterSeconds: Math.round((Date.now() - this.failingSince) / 1000) },
+          'Eureka answers again; routing table refreshed',
+        );
         this.failingSince = undefined;
       }
       this.onRefresh(this.apps);

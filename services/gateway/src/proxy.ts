@@ -24,14 +24,32 @@ export function sendError(res: ServerResponse | Socket, status: number, code: st
  * Headers that concern one connection only (RFC 9110 section 7.6.1), never passed on by a proxy in either
  * direction, with `Proxy-Connection`, `Keep-Alive` and `Trailer` of the older specs.
  */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'trailer'];
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'trailer',
+];
 
 /**
  * Headers a `Connection` value may name but never remove: `Host` (a request without one is refused
  * upstream), and those the gateway sets itself for the instance (the request id and trace that tie its log
  * lines to the service's, and the forwarded client address).
  */
-const KEPT_HEADERS = new Set(['host', 'x-request-id', 'traceparent', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto']);
+const KEPT_HEADERS = new Set([
+  'host',
+  'x-request-id',
+  'traceparent',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-proto',
+]);
 
 /**
  * The headers a proxy drops from a message whose `Connection` header is `connection`: the hop-by-hop
@@ -145,7 +163,11 @@ export function routeProxy(route: Route, { settings, agent, discovery, logger }:
         if (attempt) balancer.failed(attempt.target, neverReached.has(code));
         const retriable =
           neverReached.has(code) ||
-          (staleConnection.has(code) && attempt !== undefined && !attempt.answered && !attempt.timedOut && idempotentMethods.has(req.method ?? ''));
+          (staleConnection.has(code) &&
+            attempt !== undefined &&
+            !attempt.answered &&
+            !attempt.timedOut &&
+            idempotentMethods.has(req.method ?? ''));
         if (retriable) {
           // It never reached the instance, so another one may take it, whatever the method; or it is
           // idempotent and its connection was reset before any answer.

@@ -81,8 +81,16 @@ function secondsUntil(bucket: TokenBucket, tokens: number): number {
  */
 export function rateLimit(options: RateLimitOptions): RateLimiter {
   let limits = rateLimitSettings.parse(options);
-  const trustedProxyHops = z.number().int().min(0).parse(options.trustedProxyHops ?? 0);
-  const maxKeys = z.number().int().min(1).parse(options.maxKeys ?? 100_000);
+  const trustedProxyHops = z
+    .number()
+    .int()
+    .min(0)
+    .parse(options.trustedProxyHops ?? 0);
+  const maxKeys = z
+    .number()
+    .int()
+    .min(1)
+    .parse(options.maxKeys ?? 100_000);
   // Insertion order is recency order: a key is moved to the end when seen, so the first is the stalest.
   const buckets = new Map<string, TokenBucket>();
 

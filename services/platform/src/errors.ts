@@ -8,11 +8,7 @@ export class AppError extends Error {
   readonly retriable: boolean;
   readonly details: unknown;
 
-  constructor(
-    code: string,
-    message: string,
-    options: { status?: number; retriable?: boolean; cause?: unknown; details?: unknown } = {},
-  ) {
+  constructor(code: string, message: string, options: { status?: number; retriable?: boolean; cause?: unknown; details?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.code = code;

@@ -21,10 +21,24 @@ export {
 } from './consumer/idempotent-consumer.js';
 export { childTraceparent, isTraceparent } from './trace-context.js';
 export { ProcessedEventsCleaner } from './consumer/processed-events-cleaner.js';
-export { ConsumerMonitor, monitorConsumerGroup, partitionLag, type ConsumerMonitorOptions, type PartitionOffsets } from './consumer/lag-monitor.js';
+export {
+  ConsumerMonitor,
+  monitorConsumerGroup,
+  partitionLag,
+  type ConsumerMonitorOptions,
+  type PartitionOffsets,
+} from './consumer/lag-monitor.js';
 export { readToEnds, waitingDeadLetters, type DeadLetterRecord, type PartitionEnds, type ReadRecord } from './consumer/dead-letters.js';
 export { DeadLetterHeaders, headerText } from './consumer/headers.js';
-export { checkJsonText, jsonTextProblems, textSchema, DUPLICATE_KEY, NOT_AN_INTEGER_LITERAL, UNSAFE_INTEGER, type InputProblem } from './http/input.js';
+export {
+  checkJsonText,
+  jsonTextProblems,
+  textSchema,
+  DUPLICATE_KEY,
+  NOT_AN_INTEGER_LITERAL,
+  UNSAFE_INTEGER,
+  type InputProblem,
+} from './http/input.js';
 export {
   allowedMethods,
   createHttpApp,
@@ -52,13 +66,7 @@ export {
   type HttpServerOptions,
   type HttpServerTimeouts,
 } from './http/http-server.js';
-export {
-  AUTH_REALM,
-  authenticate,
-  holdContinue,
-  sendTokenRefusal,
-  type AuthenticateOptions,
-} from './auth/authenticate.js';
+export { AUTH_REALM, authenticate, holdContinue, sendTokenRefusal, type AuthenticateOptions } from './auth/authenticate.js';
 export {
   DEFAULT_CACHE_ENTRIES,
   DEFAULT_MAX_LIFETIME_SECONDS,

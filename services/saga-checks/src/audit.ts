@@ -89,9 +89,12 @@ export async function audit(dbs: SagaDatabases, scope: AuditScope = {}): Promise
     const reservation = reservationRows.get(id);
     const deduction = deductionRows.get(id);
     if (saga.status === 'COMPLETED') {
-      if (order?.status !== 'COMPLETED' || num(order.amount) !== amount) report('completed-order', id, `order row ${JSON.stringify(order)}`);
-      if (payment?.status !== 'COMPLETED' || num(payment.amount) !== amount) report('completed-payment', id, `payment ${JSON.stringify(payment)}`);
-      if (reservation?.status !== 'RESERVED' || num(reservation.amount) !== amount) report('completed-stock', id, `reservation ${JSON.stringify(reservation)}`);
+      if (order?.status !== 'COMPLETED' || num(order.amount) !== amount)
+        report('completed-order', id, `order row ${JSON.stringify(order)}`);
+      if (payment?.status !== 'COMPLETED' || num(payment.amount) !== amount)
+        report('completed-payment', id, `payment ${JSON.stringify(payment)}`);
+      if (reservation?.status !== 'RESERVED' || num(reservation.amount) !== amount)
+        report('completed-stock', id, `reservation ${JSON.stringify(reservation)}`);
       if (deduction?.status !== 'DEDUCTED' || num(deduction.amount) !== amount) {
         report('completed-points', id, `deduction ${JSON.stringify(deduction)} for amount ${amount}`);
       }
@@ -151,21 +154,28 @@ export async function audit(dbs: SagaDatabases, scope: AuditScope = {}): Promise
     const stock = Number(product.stock);
     const moved = Number(product.stock_received) - stock;
     if (stock < 0) report('negative-stock', id, `stock ${stock}`);
-    if (moved !== (movedByProduct.get(id) ?? 0)) report('stock-ledger', id, `stock moved ${moved}, reservations hold ${movedByProduct.get(id) ?? 0}`);
-    if (moved !== (completedByProduct.get(id) ?? 0)) report('stock-vs-orders', id, `stock moved ${moved}, completed orders took ${completedByProduct.get(id) ?? 0}`);
+    if (moved !== (movedByProduct.get(id) ?? 0))
+      report('stock-ledger', id, `stock moved ${moved}, reservations hold ${movedByProduct.get(id) ?? 0}`);
+    if (moved !== (completedByProduct.get(id) ?? 0))
+      report('stock-vs-orders', id, `stock moved ${moved}, completed orders took ${completedByProduct.get(id) ?? 0}`);
   }
 
   const userScope = scope.userIds ? new Set(scope.userIds) : undefined;
   const deductedByUser = new Map<string, number>();
   for (const deduction of deductions) {
     if (deduction.status !== 'DEDUCTED') continue;
-    if (!live(deduction.order_id as string)) report('orphan-deduction', deduction.order_id as string, 'points deducted for an order that is not live');
+    if (!live(deduction.order_id as string))
+      report('orphan-deduction', deduction.order_id as string, 'points deducted for an order that is not live');
     deductedByUser.set(deduction.user_id as string, (deductedByUser.get(deduction.user_id as string) ?? 0) + Number(deduction.amount));
   }
   const paidByUser = new Map<string, number>();
   for (const saga of sagas) {
     const paid = saga.status === 'COMPLETED' || (saga.status === 'PENDING' && deductionRows.get(saga.order_id)?.status === 'DEDUCTED');
-    if (paid) paidByUser.set(saga.user_id, (paidByUser.get(saga.user_id) ?? 0) + (num(saga.amount) ?? num(deductionRows.get(saga.order_id)?.amount) ?? 0));
+    if (paid)
+      paidByUser.set(
+        saga.user_id,
+        (paidByUser.get(saga.user_id) ?? 0) + (num(saga.amount) ?? num(deductionRows.get(saga.order_id)?.amount) ?? 0),
+      );
   }
   for (const user of users) {
     const id = user.id as string;
@@ -173,8 +183,10 @@ export async function audit(dbs: SagaDatabases, scope: AuditScope = {}): Promise
     const points = Number(user.points);
     const moved = Number(user.points_granted) - points;
     if (points < 0) report('negative-points', id, `points ${points}`);
-    if (moved !== (deductedByUser.get(id) ?? 0)) report('points-ledger', id, `points moved ${moved}, deductions ${deductedByUser.get(id) ?? 0}`);
-    if (moved !== (paidByUser.get(id) ?? 0)) report('points-vs-orders', id, `points moved ${moved}, completed orders cost ${paidByUser.get(id) ?? 0}`);
+    if (moved !== (deductedByUser.get(id) ?? 0))
+      report('points-ledger', id, `points moved ${moved}, deductions ${deductedByUser.get(id) ?? 0}`);
+    if (moved !== (paidByUser.get(id) ?? 0))
+      report('points-vs-orders', id, `points moved ${moved}, completed orders cost ${paidByUser.get(id) ?? 0}`);
   }
   return findings;
 }

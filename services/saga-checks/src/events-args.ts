@@ -129,7 +129,8 @@ export function parseEventsArgs(argv: string[], now: Date = new Date(), knownTyp
 
   let limit: number | null = null;
   if (values.limit !== undefined) {
-    if (!/^\d{1,9}$/.test(values.limit) || Number(values.limit) === 0) throw new UsageError(`--limit ${values.limit}: not a positive whole number`);
+    if (!/^\d{1,9}$/.test(values.limit) || Number(values.limit) === 0)
+      throw new UsageError(`--limit ${values.limit}: not a positive whole number`);
     limit = Number(values.limit);
   }
 

@@ -33,7 +33,9 @@ async function run(options: EventsOptions, types: string[] | undefined, signal: 
         if (!options.json) process.stdout.write(`${formatHeader(columns)}\n`);
         for (const event of events) if (print(event)) return true;
         if (options.follow) {
-          process.stderr.write(`events: following ${options.topics.join(', ')} as consumer group ${groupId}, deleted at exit (Ctrl-C stops)\n`);
+          process.stderr.write(
+            `events: following ${options.topics.join(', ')} as consumer group ${groupId}, deleted at exit (Ctrl-C stops)\n`,
+          );
         } else if (events.length === 0) {
           process.stderr.write('events: no event matched\n');
         }

@@ -36,7 +36,10 @@ export function columnsFor(topics: string[], types: string[] = []): Columns {
 
 function row(columns: Columns, cells: [string, string, string, string, string, string]): string {
   const widths = [TIME_WIDTH, columns.topic, WHERE_WIDTH, KEY_WIDTH, columns.type];
-  return cells.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd();
+  return cells
+    .map((cell, i) => (i < widths.length ? cell.padEnd(widths[i]!) : cell))
+    .join('  ')
+    .trimEnd();
 }
 
 export const formatHeader = (columns: Columns) => row(columns, ['TIMESTAMP', 'TOPIC', 'P:OFFSET', 'KEY', 'EVENT TYPE', 'VALUE']);
@@ -44,5 +47,12 @@ export const formatHeader = (columns: Columns) => row(columns, ['TIMESTAMP', 'TO
 /** One record as a line: time, topic, partition:offset, key, type, then the value as compact JSON. */
 export function formatEvent(event: DecodedEvent, columns: Columns): string {
   const value = event.decodeError === undefined ? JSON.stringify(event.value) : `(not decoded: ${event.decodeError})`;
-  return row(columns, [event.timestamp, event.topic, `${event.partition}:${event.offset}`, event.key ?? '-', event.eventType ?? '?', value]);
+  return row(columns, [
+    event.timestamp,
+    event.topic,
+    `${event.partition}:${event.offset}`,
+    event.key ?? '-',
+    event.eventType ?? '?',
+    value,
+  ]);
 }

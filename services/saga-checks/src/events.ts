@@ -150,7 +150,13 @@ export async function positions(admin: Admin, topics: string[], start: Start): P
  * (from the beginning, the end, or by timestamp via ListOffsets), and is deleted with `deleteGroups` when
  * the read ends, Ctrl-C included. No service's committed position is touched.
  */
-export async function readEvents(kafka: Kafka, codec: EventCodec, plan: ReadPlan, sink: ReadSink, options: ReadOptions = {}): Promise<void> {
+export async function readEvents(
+  kafka: Kafka,
+  codec: EventCodec,
+  plan: ReadPlan,
+  sink: ReadSink,
+  options: ReadOptions = {},
+): Promise<void> {
   const { signal, groupId = throwawayGroupId(), backlogTimeoutMs = 120_000 } = options;
   const admin = kafka.admin();
   await admin.connect();
@@ -187,7 +193,8 @@ export async function readEvents(kafka: Kafka, codec: EventCodec, plan: ReadPlan
         const timer = backlogDone
           ? undefined
           : setTimeout(() => {
-              if (!backlogDone) finish(new Error(`reading ${[...behind].join(', ')} did not reach their ends within ${backlogTimeoutMs / 1000} s`));
+              if (!backlogDone)
+                finish(new Error(`reading ${[...behind].join(', ')} did not reach their ends within ${backlogTimeoutMs / 1000} s`));
             }, backlogTimeoutMs);
         if (signal?.aborted) return finish();
         signal?.addEventListener('abort', aborted, { once: true });

@@ -40,7 +40,8 @@ export function parseSagaArgs(argv: string[]): SagaCommand {
     throw new UsageError(positionals.length === 0 ? 'which order? give its id' : `one order id, not ${positionals.length}`);
   }
   const deadline = values['deadline-seconds'];
-  if (deadline !== undefined && !/^\d{1,7}$/.test(deadline)) throw new UsageError(`--deadline-seconds ${deadline}: not a whole number of seconds`);
+  if (deadline !== undefined && !/^\d{1,7}$/.test(deadline))
+    throw new UsageError(`--deadline-seconds ${deadline}: not a whole number of seconds`);
   return {
     command: 'story',
     orderId: parseOrderId(positionals[0]!),

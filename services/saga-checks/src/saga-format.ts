@@ -54,7 +54,9 @@ export function describeWait(wait: Wait): string[] {
   const then = wait.service ? `, then for ${SERVICE[wait.service]} to ${wait.step}` : '';
   const lines =
     wait.phase === 'connector' || !wait.service
-      ? [`${wait.on} is not on its topic yet: waits for the ${CONNECTOR[PUBLISHER[wait.on] ?? 'order']} connector to publish it (written ${wait.since}, ${s(wait.seconds)} ago)${then}`]
+      ? [
+          `${wait.on} is not on its topic yet: waits for the ${CONNECTOR[PUBLISHER[wait.on] ?? 'order']} connector to publish it (written ${wait.since}, ${s(wait.seconds)} ago)${then}`,
+        ]
       : [`waits for ${SERVICE[wait.service]} to ${wait.step} on ${wait.on} (on its topic since ${wait.since}, ${s(wait.seconds)})`];
   if (wait.deadLetter) {
     lines.push(

@@ -48,15 +48,20 @@ async function sagaRecord(db: Knex, orderId: string): Promise<SagaRecord | undef
 }
 
 async function decision(db: Knex, table: string, orderId: string): Promise<DecisionRow | null> {
-  const row = (await db(table).where({ order_id: orderId }).first('status', 'reason', 'amount', 'created_at', 'updated_at')) as Record<string, any> | undefined;
-  return row ? { status: row.status, reason: row.reason, amount: num(row.amount), createdAt: row.created_at, updatedAt: row.updated_at } : null;
+  const row = (await db(table).where({ order_id: orderId }).first('status', 'reason', 'amount', 'created_at', 'updated_at')) as
+    Record<string, any> | undefined;
+  return row
+    ? { status: row.status, reason: row.reason, amount: num(row.amount), createdAt: row.created_at, updatedAt: row.updated_at }
+    : null;
 }
 
 /** Which consumer groups applied which of `eventIds`, and when, from the three services' processed_events. */
 async function handlings(dbs: SagaDatabases, eventIds: string[]): Promise<Handling[]> {
   if (eventIds.length === 0) return [];
   const rows = await Promise.all(
-    [dbs.order, dbs.product, dbs.user].map((db) => db('processed_events').whereIn('event_id', eventIds).select('consumer_group', 'event_id', 'processed_at')),
+    [dbs.order, dbs.product, dbs.user].map((db) =>
+      db('processed_events').whereIn('event_id', eventIds).select('consumer_group', 'event_id', 'processed_at'),
+    ),
   );
   return rows.flat().map((row) => ({ group: row.consumer_group, eventId: row.event_id, at: row.processed_at }));
 }
@@ -65,7 +70,12 @@ async function handlings(dbs: SagaDatabases, eventIds: string[]): Promise<Handli
 async function orderEvents(kafka: Kafka, codec: EventCodec, orderId: string, since: Date): Promise<DecodedEvent[]> {
   let events: DecodedEvent[] = [];
   const start = { from: 'time', at: since.getTime() - CLOCK_MARGIN_MS } as const;
-  await readEvents(kafka, codec, { topics: DEFAULT_TOPICS, start, follow: false, key: orderId }, { backlog: (read) => void (events = read), live: () => true });
+  await readEvents(
+    kafka,
+    codec,
+    { topics: DEFAULT_TOPICS, start, follow: false, key: orderId },
+    { backlog: (read) => void (events = read), live: () => true },
+  );
   return events;
 }
 
@@ -94,7 +104,9 @@ export async function readSagaFacts(
     decision(dbs.user, 'point_deductions', orderId),
   ]);
   if (!saga) {
-    const elsewhere = [reservation && 'product_db.reservations', deduction && 'user_db.point_deductions'].filter((t): t is string => Boolean(t));
+    const elsewhere = [reservation && 'product_db.reservations', deduction && 'user_db.point_deductions'].filter((t): t is string =>
+      Boolean(t),
+    );
     return { unknown: true, elsewhere };
   }
   const [events, deadLetters] = await Promise.all([
@@ -102,7 +114,9 @@ export async function readSagaFacts(
     dlqTopics(kafka).then((topics) => readDlq(kafka, topics)),
   ]);
   const mine = deadLetters.filter((entry) => entry.key === orderId);
-  const ids = [...new Set([...events.map((e) => e.headers.eventId), ...mine.map((e) => e.eventId)].filter((id): id is string => Boolean(id)))];
+  const ids = [
+    ...new Set([...events.map((e) => e.headers.eventId), ...mine.map((e) => e.eventId)].filter((id): id is string => Boolean(id))),
+  ];
   // Read after the topics: an event seen there and applied meanwhile shows as applied.
   const handled = await handlings(dbs, ids);
   return { saga, reservation, deduction, events, handled, deadLetters: mine, deadlineSeconds, now: new Date() };

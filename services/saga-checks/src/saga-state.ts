@@ -151,7 +151,8 @@ export function sagaState(facts: SagaFacts): SagaState {
     else if (r === 'RESERVED' && d === 'REFUSED') waitingFor = waitOn(Steps.releaseC2, deduction!.createdAt, facts);
     else if (r === 'RELEASED' && d === 'REFUSED') waitingFor = waitOn(Steps.cancelC3, reservation!.updatedAt, facts);
     if (!r && d) anomalies.push(`the user service decided (${d}) before any stock was reserved`);
-    if (!waitingFor) anomalies.push(`a PENDING saga with reservation ${r ?? 'none'} and deduction ${d ?? 'none'}: no step of the saga leads here`);
+    if (!waitingFor)
+      anomalies.push(`a PENDING saga with reservation ${r ?? 'none'} and deduction ${d ?? 'none'}: no step of the saga leads here`);
     return {
       ...base,
       final: false,
@@ -173,7 +174,15 @@ export function sagaState(facts: SagaFacts): SagaState {
   const last = saga.status === 'COMPLETED' ? 'OrderCompleted' : 'OrderCancelled';
   if (settling.length === 0 && !facts.events.some((event) => event.eventType === last)) {
     const since = ended.toISOString();
-    settling.push({ service: null, step: `publish ${last}`, on: last, phase: 'connector', since, seconds: seconds(ended.getTime(), facts.now.getTime()), deadLetter: null });
+    settling.push({
+      service: null,
+      step: `publish ${last}`,
+      on: last,
+      phase: 'connector',
+      since,
+      seconds: seconds(ended.getTime(), facts.now.getTime()),
+      deadLetter: null,
+    });
   }
   return { ...base, final: true, seconds: seconds(saga.createdAt.getTime(), ended.getTime()), deadline: null, waitingFor: null, settling };
 }

@@ -1,6 +1,15 @@
 import { DlqHeaders } from './dlq.js';
 import type { DecodedEvent } from './events.js';
-import { HANDLERS, sagaState, type DecisionRow, type Handling, type SagaFacts, type SagaRecord, type SagaState, type SagaStatus } from './saga-state.js';
+import {
+  HANDLERS,
+  sagaState,
+  type DecisionRow,
+  type Handling,
+  type SagaFacts,
+  type SagaRecord,
+  type SagaState,
+  type SagaStatus,
+} from './saga-state.js';
 
 /** The story of one order, in time order, from its facts (saga-state.ts); no I/O. */
 
@@ -24,13 +33,25 @@ export type StoryEntry = { at: string; source: string } & (
       /** Groups that act on this type of event and have not applied it (yet). */
       awaitedBy: string[];
     }
-  | { kind: 'dead-letter'; id: string; eventType: string | null; group: string | null; code: string | null; message: string | null; redriven: boolean }
+  | {
+      kind: 'dead-letter';
+      id: string;
+      eventType: string | null;
+      group: string | null;
+      code: string | null;
+      message: string | null;
+      redriven: boolean;
+    }
   | { kind: 're-drive'; of: string; to: string | null; count: number | null }
 );
 
 export interface SagaStory {
   orderId: string;
-  saga: Omit<SagaRecord, 'createdAt' | 'updatedAt' | 'finishedAt' | 'ageSeconds'> & { createdAt: string; updatedAt: string; finishedAt: string | null };
+  saga: Omit<SagaRecord, 'createdAt' | 'updatedAt' | 'finishedAt' | 'ageSeconds'> & {
+    createdAt: string;
+    updatedAt: string;
+    finishedAt: string | null;
+  };
   state: SagaState;
   story: StoryEntry[];
 }
@@ -42,8 +63,19 @@ function decisionEntries(service: 'product' | 'user', table: string, row: Decisi
   if (!row) return [];
   const first = FIRST_STATUS[row.status];
   const source = `${service} db`;
-  const entry = (at: Date, status: string, reason: string | null, amount: number | null): StoryEntry => ({ at: at.toISOString(), source, kind: 'decision', service, table, status, reason, amount });
-  return first ? [entry(row.createdAt, first, null, row.amount), entry(row.updatedAt, row.status, row.reason, row.amount)] : [entry(row.createdAt, row.status, row.reason, row.amount)];
+  const entry = (at: Date, status: string, reason: string | null, amount: number | null): StoryEntry => ({
+    at: at.toISOString(),
+    source,
+    kind: 'decision',
+    service,
+    table,
+    status,
+    reason,
+    amount,
+  });
+  return first
+    ? [entry(row.createdAt, first, null, row.amount), entry(row.updatedAt, row.status, row.reason, row.amount)]
+    : [entry(row.createdAt, row.status, row.reason, row.amount)];
 }
 
 function eventEntry(event: DecodedEvent, handled: Handling[]): StoryEntry {
@@ -79,21 +111,45 @@ export function sagaStory(facts: SagaFacts): SagaStory {
     ...facts.events.map((event) => eventEntry(event, facts.handled)),
   ];
   if (saga.status !== 'PENDING') {
-    entries.push({ at: (saga.finishedAt ?? saga.updatedAt).toISOString(), source: 'order db', kind: 'saga', status: saga.status, reason: saga.reason, amount: saga.amount });
+    entries.push({
+      at: (saga.finishedAt ?? saga.updatedAt).toISOString(),
+      source: 'order db',
+      kind: 'saga',
+      status: saga.status,
+      reason: saga.reason,
+      amount: saga.amount,
+    });
   }
   for (const entry of facts.deadLetters) {
     const at = entry.failedAt ?? new Date(Number(entry.record.timestamp)).toISOString();
     const { code, message } = entry.error;
-    entries.push({ at, source: entry.topic, kind: 'dead-letter', id: entry.id, eventType: entry.eventType, group: entry.consumerGroup, code, message, redriven: entry.redriven });
+    entries.push({
+      at,
+      source: entry.topic,
+      kind: 'dead-letter',
+      id: entry.id,
+      eventType: entry.eventType,
+      group: entry.consumerGroup,
+      code,
+      message,
+      redriven: entry.redriven,
+    });
     for (const redrive of entry.redrives) {
       entries.push({ at: redrive.at ?? at, source: entry.topic, kind: 're-drive', of: entry.id, to: redrive.to, count: redrive.count });
     }
   }
-  const story = entries.map((entry, index) => ({ entry, index })).sort((a, b) => Date.parse(a.entry.at) - Date.parse(b.entry.at) || a.index - b.index);
+  const story = entries
+    .map((entry, index) => ({ entry, index }))
+    .sort((a, b) => Date.parse(a.entry.at) - Date.parse(b.entry.at) || a.index - b.index);
   const { createdAt, updatedAt, finishedAt, ageSeconds: _age, ...rest } = saga;
   return {
     orderId: saga.orderId,
-    saga: { ...rest, createdAt: createdAt.toISOString(), updatedAt: updatedAt.toISOString(), finishedAt: finishedAt?.toISOString() ?? null },
+    saga: {
+      ...rest,
+      createdAt: createdAt.toISOString(),
+      updatedAt: updatedAt.toISOString(),
+      finishedAt: finishedAt?.toISOString() ?? null,
+    },
     state: sagaState(facts),
     story: story.map(({ entry }) => entry),
   };

@@ -144,7 +144,8 @@ export const connect: Component = {
     // The plugin scan happens before the REST server answers, but make the failure explicit.
     const api = stackConnectApi();
     const answer = await connectFetch(api, '/connector-plugins', { signal: AbortSignal.timeout(15_000) });
-    if (!answer.ok) throw new Error(`GET ${connectUrl}/connector-plugins answered ${answer.status}: ${(await answer.text()).slice(0, 300)}`);
+    if (!answer.ok)
+      throw new Error(`GET ${connectUrl}/connector-plugins answered ${answer.status}: ${(await answer.text()).slice(0, 300)}`);
     const plugins = (await answer.json()) as Array<{ class: string }>;
     if (!plugins.some((plugin) => plugin.class.startsWith('io.debezium.connector'))) {
       throw new Error(`Kafka Connect found no Debezium connector on plugin.path=${settings.connectPlugins}`);

@@ -96,7 +96,15 @@ export const eureka: Component = {
     return {
       command: findJava(17),
       // A registry of a few dozen instances: a small heap, and the serial collector on two cores.
-      args: ['-Xms64m', '-Xmx192m', '-XX:+UseSerialGC', '-jar', jarPath(), `--server.port=${settings.ports.eureka}`, `--server.address=${settings.host}`],
+      args: [
+        '-Xms64m',
+        '-Xmx192m',
+        '-XX:+UseSerialGC',
+        '-jar',
+        jarPath(),
+        `--server.port=${settings.ports.eureka}`,
+        `--server.address=${settings.host}`,
+      ],
       // Its one HTTP basic user (RegistrySecurity.java); the password's file, not the password, in the
       // environment. EUREKA_PASSWORD blanked: one inherited from the shell would make the server refuse to start.
       env: { EUREKA_USERNAME: httpUsers.eureka, EUREKA_PASSWORD_FILE: secretFile('eureka'), EUREKA_PASSWORD: '' },

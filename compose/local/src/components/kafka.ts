@@ -46,7 +46,11 @@ export function writeLog4jConfig(): string {
 export function jvmArgs(maxHeap: string, metrics?: { port: number; config: string }): string[] {
   return [
     // The JMX exporter's agent serves this JVM's MBeans as Prometheus metrics on `metricsPort`.
-    ...(metrics ? [`-javaagent:${settings.jmxExporterJar}=${settings.host}:${metrics.port}:${join(settings.repoRoot, 'monitoring/jmx-exporter', metrics.config)}`] : []),
+    ...(metrics
+      ? [
+          `-javaagent:${settings.jmxExporterJar}=${settings.host}:${metrics.port}:${join(settings.repoRoot, 'monitoring/jmx-exporter', metrics.config)}`,
+        ]
+      : []),
     '-Xms64m',
     `-Xmx${maxHeap}`,
     '-XX:+UseG1GC',
@@ -155,7 +159,13 @@ export const kafka: Component = {
   launchSpec() {
     return {
       command: findJava(17),
-      args: [...jvmArgs('768m', { port: settings.ports.kafkaMetrics, config: 'kafka.yml' }), '-cp', classpath(), 'kafka.Kafka', serverProperties],
+      args: [
+        ...jvmArgs('768m', { port: settings.ports.kafkaMetrics, config: 'kafka.yml' }),
+        '-cp',
+        classpath(),
+        'kafka.Kafka',
+        serverProperties,
+      ],
     };
   },
 };

@@ -44,9 +44,26 @@ function quote(value: string): string {
 
 /** Every privilege MariaDB (10.5 and later) grants on a database: what a grant there is checked against. */
 const databasePrivileges = [
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER', 'CREATE TEMPORARY TABLES',
-  'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW', 'CREATE ROUTINE', 'ALTER ROUTINE', 'EVENT', 'TRIGGER',
-  'DELETE HISTORY', 'GRANT OPTION',
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'REFERENCES',
+  'INDEX',
+  'ALTER',
+  'CREATE TEMPORARY TABLES',
+  'LOCK TABLES',
+  'EXECUTE',
+  'CREATE VIEW',
+  'SHOW VIEW',
+  'CREATE ROUTINE',
+  'ALTER ROUTINE',
+  'EVENT',
+  'TRIGGER',
+  'DELETE HISTORY',
+  'GRANT OPTION',
 ];
 
 /** What a service serves with: rows only. */
@@ -125,7 +142,12 @@ export function provisioningSql(): string {
   statements.push(...accountSql(auditor.user, accountPassword(auditor)));
   for (const { name } of databases) statements.push(...databaseGrantSql(auditor.user, name, ['SELECT']));
   // What an older version made: every account from anywhere ('%'), the services' with ALL PRIVILEGES.
-  const legacy = [...databases.flatMap(({ runtime, migration }) => [runtime.user, migration.user]), debezium.user, exporter.user, auditor.user];
+  const legacy = [
+    ...databases.flatMap(({ runtime, migration }) => [runtime.user, migration.user]),
+    debezium.user,
+    exporter.user,
+    auditor.user,
+  ];
   statements.push(`DROP USER IF EXISTS ${legacy.map((user) => `${quote(user)}@'%'`).join(', ')}`);
   return statements.join(';\n') + ';';
 }

@@ -18,7 +18,11 @@ function shares(): Map<string, { gid: string; names: Set<string> }> {
   const databaseSecrets = /^database_secrets="([^"]+)"/m.exec(secretsScript)?.[1]?.split(' ') ?? [];
   const result = new Map<string, { gid: string; names: Set<string> }>();
   for (const [, dir, gid, rest] of secretsScript.matchAll(/^share (\S+) (\d+)(.*)$/gm)) {
-    const names = (rest ?? '').trim().split(/\s+/).filter(Boolean).flatMap((n) => (n === '$database_secrets' ? databaseSecrets : [n]));
+    const names = (rest ?? '')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .flatMap((n) => (n === '$database_secrets' ? databaseSecrets : [n]));
     result.set(dir!, { gid: gid!, names: new Set(names) });
   }
   return result;
@@ -30,7 +34,10 @@ function serviceBlocks(): Map<string, string> {
   const blocks = new Map<string, string>();
   for (const part of body.split(/\n(?= {2}[a-z][\w-]*:\n)/).slice(1)) {
     // Without comments: the comment above the next service is written at the end of this one's text.
-    const text = part.split('\n').filter((line) => !/^\s*#/.test(line)).join('\n');
+    const text = part
+      .split('\n')
+      .filter((line) => !/^\s*#/.test(line))
+      .join('\n');
     blocks.set(/^ {2}([\w-]+):/.exec(part)![1]!, text);
   }
   return blocks;

@@ -11,7 +11,10 @@ const { provisioningSql } = await import('../../src/components/mariadb.js');
 
 test.after.always(() => rmSync(stackDir, { recursive: true, force: true }));
 
-const statements = () => provisioningSql().split(';\n').map((s) => s.replace(/;$/, ''));
+const statements = () =>
+  provisioningSql()
+    .split(';\n')
+    .map((s) => s.replace(/;$/, ''));
 const hosts = ['127.0.0.1', 'localhost'];
 
 test('every account gets a password of its own, generated into the state folder and readable by its owner only', (t) => {
@@ -49,14 +52,27 @@ test('a runtime account has rows only, a migration account DDL too, each on its 
   for (const { name, runtime, migration } of settings.databases) {
     for (const host of hosts) {
       t.true(all.includes(`GRANT SELECT, INSERT, UPDATE, DELETE ON \`${name}\`.* TO '${runtime.user}'@'${host}'`));
-      t.true(all.includes(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, REFERENCES ON \`${name}\`.* TO '${migration.user}'@'${host}'`));
+      t.true(
+        all.includes(
+          `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, REFERENCES ON \`${name}\`.* TO '${migration.user}'@'${host}'`,
+        ),
+      );
       const revoke = all.find((s) => s.startsWith('REVOKE') && s.endsWith(`ON \`${name}\`.* FROM '${runtime.user}'@'${host}'`));
       const revoked = /^REVOKE (.+) ON /.exec(revoke ?? '')?.[1]?.split(', ') ?? [];
-      t.true(['CREATE', 'ALTER', 'DROP', 'INDEX', 'LOCK TABLES', 'GRANT OPTION'].every((p) => revoked.includes(p)), revoke);
-      t.false(['SELECT', 'INSERT', 'UPDATE', 'DELETE'].some((p) => revoked.includes(p)), revoke);
+      t.true(
+        ['CREATE', 'ALTER', 'DROP', 'INDEX', 'LOCK TABLES', 'GRANT OPTION'].every((p) => revoked.includes(p)),
+        revoke,
+      );
+      t.false(
+        ['SELECT', 'INSERT', 'UPDATE', 'DELETE'].some((p) => revoked.includes(p)),
+        revoke,
+      );
     }
     const grants = all.filter((s) => s.startsWith('GRANT') && (s.includes(`'${runtime.user}'`) || s.includes(`'${migration.user}'`)));
-    t.true(grants.every((s) => s.includes(` ON \`${name}\`.* `)), 'no grant beyond its own database');
+    t.true(
+      grants.every((s) => s.includes(` ON \`${name}\`.* `)),
+      'no grant beyond its own database',
+    );
   }
   for (const host of hosts) {
     for (const { name } of settings.databases) t.true(all.includes(`GRANT SELECT ON \`${name}\`.* TO 'auditor'@'${host}'`));

@@ -19,7 +19,10 @@ test('restarts wait 1, 2, 4, 8 and 16 s; the sixth failure in a row gives up aft
     now += decision.delayMs;
     series.restarted(now);
   }
-  t.deepEqual(delays, [1, 2, 4, 8, 16].map((s) => s * second));
+  t.deepEqual(
+    delays,
+    [1, 2, 4, 8, 16].map((s) => s * second),
+  );
 });
 
 test('a restart that stays up 60 s ends the series: the next failure waits 1 s again', (t) => {

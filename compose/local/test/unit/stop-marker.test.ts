@@ -45,7 +45,7 @@ test.serial("a session's stop of a component another session owns leaves it, and
   t.false(markedStopped('theirs'));
 });
 
-test.serial("the stop API marks a component even when it is down already: whoever stops it wants it down", async (t) => {
+test.serial('the stop API marks a component even when it is down already: whoever stops it wants it down', async (t) => {
   const owners = await stopComponents(['not-running']);
   t.is(owners.get('not-running'), 'manual');
   t.true(markedStopped('not-running'));

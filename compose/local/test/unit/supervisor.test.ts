@@ -183,5 +183,8 @@ test.serial("a FAILED connector is restarted through Connect's REST API, every r
   await until('the connector back', () => lines.some((line) => line.startsWith('✓ connector order-outbox RUNNING again after')));
   t.true(lines.some((line) => line.startsWith('✗ connector order-outbox: task 0 FAILED (boom)')));
   t.true(requests.some((r) => r.method === 'POST' && r.path === '/connectors/order-outbox/restart?includeTasks=true&onlyFailed=true'));
-  t.true(requests.every((r) => r.authorized), 'no request without the credentials');
+  t.true(
+    requests.every((r) => r.authorized),
+    'no request without the credentials',
+  );
 });

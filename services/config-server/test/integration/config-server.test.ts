@@ -159,10 +159,16 @@ test('several profiles: the last one is the most specific', async (t) => {
 
 test('application "application" lists each file once; an unknown application gets the shared files', async (t) => {
   const own = await get(sharedServer.url, '/application/test');
-  t.deepEqual(own.json.propertySources.map((s: { name: string }) => s.name), [`${prefix}/application-test.yml`, `${prefix}/application.yml`]);
+  t.deepEqual(
+    own.json.propertySources.map((s: { name: string }) => s.name),
+    [`${prefix}/application-test.yml`, `${prefix}/application.yml`],
+  );
   const unknown = await get(sharedServer.url, '/nobody/default');
   t.is(unknown.status, 200);
-  t.deepEqual(unknown.json.propertySources.map((s: { name: string }) => s.name), [`${prefix}/application.yml`]);
+  t.deepEqual(
+    unknown.json.propertySources.map((s: { name: string }) => s.name),
+    [`${prefix}/application.yml`],
+  );
 });
 
 test('labels: branch, feature(_)x, annotated tag, full and short commit ids', async (t) => {
@@ -176,7 +182,11 @@ test('labels: branch, feature(_)x, annotated tag, full and short commit ids', as
   t.deepEqual(await flag('v1'), { flag: 'a', version: shared.a, label: 'v1' });
   t.deepEqual(await flag(shared.a), { flag: 'a', version: shared.a, label: shared.a });
   t.deepEqual(await flag(shared.x.slice(0, 7)), { flag: 'x', version: shared.x, label: shared.x.slice(0, 7) });
-  t.deepEqual(await flag(shared.a.slice(0, 12).toUpperCase()), { flag: 'a', version: shared.a, label: shared.a.slice(0, 12).toUpperCase() });
+  t.deepEqual(await flag(shared.a.slice(0, 12).toUpperCase()), {
+    flag: 'a',
+    version: shared.a,
+    label: shared.a.slice(0, 12).toUpperCase(),
+  });
 });
 
 test('an unknown label, or an id that is no commit, is a 404 LABEL_NOT_FOUND', async (t) => {
@@ -226,7 +236,15 @@ test('file endpoints: merged .yml, .properties and .json, with and without a lab
   const expected = {
     shared: { greeting: 'hello-test', timeoutMs: 1000 },
     // Lists are replaced whole by the more specific file: order-test.yml's [t], not [t, b, c].
-    order: { retries: 5, tags: ['t'], enabled: true, routes: [{ id: 'one', weight: 1.5 }, { id: 'two', note: null }] },
+    order: {
+      retries: 5,
+      tags: ['t'],
+      enabled: true,
+      routes: [
+        { id: 'one', weight: 1.5 },
+        { id: 'two', note: null },
+      ],
+    },
     feature: { flag: 'b' },
   };
   t.deepEqual(parseYaml(yml.text), expected);
@@ -272,7 +290,7 @@ test('a file that is not valid YAML is a 500 CONFIG_FILE_INVALID naming the file
   t.is((await get(sharedServer.url, '/order/default')).status, 200);
 });
 
-test('health names the default label\'s commit; unknown routes are JSON 404s', async (t) => {
+test("health names the default label's commit; unknown routes are JSON 404s", async (t) => {
   const health = await get(sharedServer.url, '/health');
   t.is(health.status, 200);
   t.like(health.json, { status: 'UP', label: 'main', version: shared.b });

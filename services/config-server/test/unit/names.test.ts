@@ -20,7 +20,25 @@ test('labels: (_) stands for /, and tags and commit ids pass', (t) => {
 });
 
 test('traversal attempts and odd characters are refused in every name', (t) => {
-  const bad = ['..', '.', '../etc', 'a/../b', '/etc/passwd', 'a\\b', '..\\..\\windows', 'a\0b', '%2e%2e', '%2F', '.hidden', 'a..b', '', 'a b', 'a:b', 'a%00', 'x'.repeat(201)];
+  const bad = [
+    '..',
+    '.',
+    '../etc',
+    'a/../b',
+    '/etc/passwd',
+    'a\\b',
+    '..\\..\\windows',
+    'a\0b',
+    '%2e%2e',
+    '%2F',
+    '.hidden',
+    'a..b',
+    '',
+    'a b',
+    'a:b',
+    'a%00',
+    'x'.repeat(201),
+  ];
   for (const value of bad) {
     rejects(t, parseApplication, value);
     rejects(t, parseProfiles, value);
@@ -29,7 +47,19 @@ test('traversal attempts and odd characters are refused in every name', (t) => {
 });
 
 test('labels: an encoded / is refused, as are empty parts, ".lock" and a trailing "."', (t) => {
-  for (const value of ['feature/x', '(_)main', 'main(_)', 'a(_)(_)b', 'a(_)..(_)b', 'main.lock', 'main.', 'a(_).git', '(_)etc(_)passwd', 'a(b']) rejects(t, parseLabel, value);
+  for (const value of [
+    'feature/x',
+    '(_)main',
+    'main(_)',
+    'a(_)(_)b',
+    'a(_)..(_)b',
+    'main.lock',
+    'main.',
+    'a(_).git',
+    '(_)etc(_)passwd',
+    'a(b',
+  ])
+    rejects(t, parseLabel, value);
 });
 
 test('profiles: every profile of a list is checked', (t) => {
@@ -45,7 +75,11 @@ test('search paths: relative folders only', (t) => {
 
 test('file requests split at the last hyphen with something on both sides', (t) => {
   t.deepEqual(parseFileRequest('order-test.yml'), { application: 'order', profiles: ['test'], extension: 'yml' });
-  t.deepEqual(parseFileRequest('order-service-default.properties'), { application: 'order-service', profiles: ['default'], extension: 'properties' });
+  t.deepEqual(parseFileRequest('order-service-default.properties'), {
+    application: 'order-service',
+    profiles: ['default'],
+    extension: 'properties',
+  });
   t.deepEqual(parseFileRequest('order-test,dev.json'), { application: 'order', profiles: ['test', 'dev'], extension: 'json' });
   t.is(parseFileRequest('order.yml'), undefined);
   t.is(parseFileRequest('-test.yml'), undefined);

@@ -20,15 +20,20 @@ const flat = (entries: Record<string, string | number | boolean | null>): FlatSo
 
 test('nested maps flatten to dotted keys, in file order', (t) => {
   const parsed = yaml('server:\n  port: 8080\n  address: 0.0.0.0\nspring:\n  datasource:\n    url: jdbc:x\n');
-  t.deepEqual([...parsed.documents[0]!.source], [
-    ['server.port', 8080],
-    ['server.address', '0.0.0.0'],
-    ['spring.datasource.url', 'jdbc:x'],
-  ]);
+  t.deepEqual(
+    [...parsed.documents[0]!.source],
+    [
+      ['server.port', 8080],
+      ['server.address', '0.0.0.0'],
+      ['spring.datasource.url', 'jdbc:x'],
+    ],
+  );
 });
 
 test('lists flatten to indices, lists of maps to index then key', (t) => {
-  const parsed = yaml('a:\n  b:\n    - x\n    - y\n  routes:\n    - id: one\n      uri: http://one\n    - id: two\n      filters: [f1, f2]\n');
+  const parsed = yaml(
+    'a:\n  b:\n    - x\n    - y\n  routes:\n    - id: one\n      uri: http://one\n    - id: two\n      filters: [f1, f2]\n',
+  );
   t.deepEqual(Object.fromEntries(parsed.documents[0]!.source), {
     'a.b[0]': 'x',
     'a.b[1]': 'y',
@@ -75,12 +80,20 @@ test('bad YAML, duplicate keys and a non-mapping top level are ConfigFileErrors'
 });
 
 test('multi-document YAML: a document per source, later first; on-profile documents only for their profiles', (t) => {
-  const parsed = yaml('a: 1\n---\nspring.config.activate.on-profile: test\na: 2\n---\nspring:\n  config:\n    activate:\n      on-profile: "!test"\na: 3\n');
+  const parsed = yaml(
+    'a: 1\n---\nspring.config.activate.on-profile: test\na: 2\n---\nspring:\n  config:\n    activate:\n      on-profile: "!test"\na: 3\n',
+  );
   t.is(parsed.documentCount, 3);
   const forTest = namedSources([{ file: 'x.yml', name: 'repo/x.yml', parsed }], ['test']);
-  t.deepEqual(forTest.map((s) => s.name), ['repo/x.yml (document #1)', 'repo/x.yml (document #0)']);
+  t.deepEqual(
+    forTest.map((s) => s.name),
+    ['repo/x.yml (document #1)', 'repo/x.yml (document #0)'],
+  );
   const forDefault = namedSources([{ file: 'x.yml', name: 'repo/x.yml', parsed }], ['default']);
-  t.deepEqual(forDefault.map((s) => s.source.get('a')), [3, 1]);
+  t.deepEqual(
+    forDefault.map((s) => s.source.get('a')),
+    [3, 1],
+  );
 });
 
 test('profile expressions: names, !, &, | and parentheses', (t) => {
@@ -194,7 +207,14 @@ test('properties rendering: key=value lines sorted by key, escaped', (t) => {
   const text = renderProperties(flat({ 'b.key': 'two', a: 1, 'c[0]': true, 'key with=sign': ' lead # x', n: null, nl: 'x\ny' }));
   t.is(text, ['a=1', 'b.key=two', 'c[0]=true', 'key\\ with\\=sign=\\ lead \\# x', 'n=', 'nl=x\\ny', ''].join('\n'));
   // What it writes reads back the same (as strings).
-  t.deepEqual(Object.fromEntries(parseProperties(text)), { a: '1', 'b.key': 'two', 'c[0]': 'true', 'key with=sign': ' lead # x', n: '', nl: 'x\ny' });
+  t.deepEqual(Object.fromEntries(parseProperties(text)), {
+    a: '1',
+    'b.key': 'two',
+    'c[0]': 'true',
+    'key with=sign': ' lead # x',
+    n: '',
+    nl: 'x\ny',
+  });
 });
 
 test('YAML rendering keeps types and quotes strings that would read as something else', (t) => {

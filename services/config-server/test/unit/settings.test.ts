@@ -11,7 +11,7 @@ delete process.env.HTTP_HOST;
 // Were it asked, this would fail the test: nothing listens there.
 process.env.CONFIG_SERVER_URL = 'http://127.0.0.1:9';
 
-test('settings: the package defaults with the platform\'s under them, environment variables over both', async (t) => {
+test("settings: the package defaults with the platform's under them, environment variables over both", async (t) => {
   const settings = await loadSettings();
   t.like(settings, {
     service: { name: 'config-server' },

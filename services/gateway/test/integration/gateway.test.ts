@@ -111,7 +111,10 @@ test('requests are routed by prefix, with /api cut off, round robin over the ins
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [a.url, b.url] }]);
   const answers = [];
   for (let i = 0; i < 4; i++) answers.push(await json(await call(`${gateway.url}/api/orders/42?x=1`)));
-  t.deepEqual(answers.map((x) => x.name), ['a', 'b', 'a', 'b']);
+  t.deepEqual(
+    answers.map((x) => x.name),
+    ['a', 'b', 'a', 'b'],
+  );
   t.is(answers[0].url, '/orders/42?x=1');
 });
 
@@ -136,9 +139,7 @@ test('a refused request goes to the next instance, body and all; the refusing on
   const alive = await echo('alive');
   servers.push(alive.server);
   const [dead1, dead2] = [await closedPort(), await closedPort()];
-  const gateway = await setup([
-    { prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [dead1, dead2, alive.url] },
-  ]);
+  const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [dead1, dead2, alive.url] }]);
   // Neither dead instance ever saw the POST, so it is safe to send it on, whatever the method.
   const body = JSON.stringify({ userId: 'u', items: [{ productId: 'p', quantity: 2 }] });
   const first = await call(`${gateway.url}/api/orders/7`, {
@@ -302,7 +303,8 @@ test('refused tokens count against the client address: past its limit, 429 befor
   });
   const forged = (await call(`${gateway.url}/api/orders/1`, { headers: { authorization: 'Bearer not.a.jwt' } })).status;
   const statuses = [forged];
-  for (let i = 0; i < 4; i++) statuses.push((await fetch(`${gateway.url}/api/orders/1`, { headers: { authorization: `Bearer ${token}x` } })).status);
+  for (let i = 0; i < 4; i++)
+    statuses.push((await fetch(`${gateway.url}/api/orders/1`, { headers: { authorization: `Bearer ${token}x` } })).status);
   t.deepEqual(statuses, [401, 401, 401, 429, 429]);
   const bare = await fetch(`${gateway.url}/api/orders/1`);
   t.is(bare.status, 429, 'no token at all: the same address, the same bucket');
@@ -311,7 +313,7 @@ test('refused tokens count against the client address: past its limit, 429 befor
   // through, counted against its subject.
   t.is((await call(`${gateway.url}/api/orders/1`)).status, 429);
   let status = 429;
-  for (const started = Date.now(); status === 429 && Date.now() - started < 5000; ) {
+  for (const started = Date.now(); status === 429 && Date.now() - started < 5000;) {
     status = (await call(`${gateway.url}/api/orders/1`)).status;
     if (status === 429) await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -354,7 +356,11 @@ test('a request without a valid token gets a JSON 401 and never reaches an insta
 });
 
 /** Raw bytes to the gateway, the answer as text once the connection closes (or after `waitMs`). */
-async function rawExchange(url: string, send: (socket: Socket, received: () => string) => Promise<void> | void, waitMs = 3000): Promise<string> {
+async function rawExchange(
+  url: string,
+  send: (socket: Socket, received: () => string) => Promise<void> | void,
+  waitMs = 3000,
+): Promise<string> {
   const { port } = new URL(url);
   const socket = connect(Number(port), '127.0.0.1');
   await once(socket, 'connect');
@@ -370,7 +376,7 @@ async function rawExchange(url: string, send: (socket: Socket, received: () => s
 }
 
 async function until(check: () => boolean, ms = 2000): Promise<void> {
-  for (const started = Date.now(); !check() && Date.now() - started < ms; ) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (const started = Date.now(); !check() && Date.now() - started < ms;) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 test('Expect: 100-continue without a valid token: the 401 and no 100, and the connection is closed', async (t) => {
@@ -382,7 +388,9 @@ test('Expect: 100-continue without a valid token: the 401 and no 100, and the co
   servers.push(counting.server);
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [counting.url] }]);
   const answer = await rawExchange(gateway.url, (socket) => {
-    socket.write('POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n');
+    socket.write(
+      'POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n',
+    );
   });
   t.notRegex(answer, /100 Continue/);
   t.regex(answer, /^HTTP\/1\.1 401 /);
@@ -475,7 +483,7 @@ test('a broken gzip body is 400 MALFORMED_BODY without zlib words, and never rea
   t.is(reached, 0);
 });
 
-test('an absolute-form target is routed by its path; an instance\'s 405 comes back with its Allow', async (t) => {
+test("an absolute-form target is routed by its path; an instance's 405 comes back with its Allow", async (t) => {
   const instance = await upstream((req, res) => {
     if (req.method === 'DELETE') {
       res.writeHead(405, { allow: 'GET', 'content-type': 'application/json' });

@@ -28,11 +28,18 @@ const serviceAuth = platform.baseServiceSettings.shape.auth.parse({ ...platformD
 
 const now = () => Math.floor(Date.now() / 1000);
 function token(claims: JWTPayload = {}): Promise<string> {
-  const defaults = { sub: 'alice', iss: gatewayAuth.issuer, aud: gatewayAuth.audience, iat: now(), exp: now() + 3600, scope: 'orders:read-all' };
+  const defaults = {
+    sub: 'alice',
+    iss: gatewayAuth.issuer,
+    aud: gatewayAuth.audience,
+    iat: now(),
+    exp: now() + 3600,
+    scope: 'orders:read-all',
+  };
   return new SignJWT({ ...defaults, ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(keys.privateKey);
 }
 
-test('the gateway verifies with the platform\'s code, not a copy of its own', (t) => {
+test("the gateway verifies with the platform's code, not a copy of its own", (t) => {
   t.is(authenticate, platform.authenticate);
   t.is(verifierOptionsFrom, platform.verifierOptionsFrom);
 });
@@ -77,5 +84,8 @@ test('the gateway passes the Authorization header on as it came and adds no iden
   });
   const { headers } = (await answer.json()) as { headers: Record<string, string> };
   t.is(headers.authorization, `Bearer ${jwt}`);
-  t.deepEqual(Object.keys(headers).filter((name) => name.startsWith('x-auth-')), []);
+  t.deepEqual(
+    Object.keys(headers).filter((name) => name.startsWith('x-auth-')),
+    [],
+  );
 });

@@ -3,7 +3,17 @@ import { hopByHopHeaders } from '../../src/proxy.js';
 
 test('the hop-by-hop headers of RFC 9110 section 7.6.1 are dropped whatever Connection says', (t) => {
   const names = hopByHopHeaders(undefined);
-  for (const name of ['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'trailer']) {
+  for (const name of [
+    'connection',
+    'keep-alive',
+    'proxy-connection',
+    'te',
+    'transfer-encoding',
+    'upgrade',
+    'proxy-authenticate',
+    'proxy-authorization',
+    'trailer',
+  ]) {
     t.true(names.has(name), name);
   }
   t.false(names.has('authorization'));

@@ -49,9 +49,7 @@ function get(port: number, headers: Record<string, string> = {}, localAddress?: 
     const req = request({ host: '127.0.0.1', port, path: '/api/orders', headers, localAddress, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString()) }),
-      );
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString()) }));
     });
     req.on('error', reject);
     req.end();
@@ -69,8 +67,14 @@ const as = (subject: string) => ({ 'x-test-subject': subject });
 test('a burst of capacity + 1 gets capacity answers, then 429 RATE_LIMITED with Retry-After and the draft-10 fields', async (t) => {
   const { port } = await appWith({ capacity: 3, refillPerSecond: 0.5 });
   const answers = await burst(4, () => get(port, as('alice')));
-  t.deepEqual(answers.map((a) => a.status), [200, 200, 200, 429]);
-  t.deepEqual(answers.map((a) => a.headers['ratelimit-policy']), Array(4).fill('"default";q=3;w=6'));
+  t.deepEqual(
+    answers.map((a) => a.status),
+    [200, 200, 200, 429],
+  );
+  t.deepEqual(
+    answers.map((a) => a.headers['ratelimit-policy']),
+    Array(4).fill('"default";q=3;w=6'),
+  );
   t.deepEqual(
     answers.map((a) => a.headers.ratelimit),
     ['"default";r=2;t=2', '"default";r=1;t=2', '"default";r=0;t=2', '"default";r=0;t=2'],
@@ -91,16 +95,28 @@ test('Retry-After is at least 1 s even when the next token is due sooner', async
 
 test('each subject has its own bucket', async (t) => {
   const { port } = await appWith({ capacity: 2, refillPerSecond: 0.1 });
-  t.deepEqual((await burst(3, () => get(port, as('alice')))).map((a) => a.status), [200, 200, 429]);
-  t.deepEqual((await burst(3, () => get(port, as('bob')))).map((a) => a.status), [200, 200, 429]);
+  t.deepEqual(
+    (await burst(3, () => get(port, as('alice')))).map((a) => a.status),
+    [200, 200, 429],
+  );
+  t.deepEqual(
+    (await burst(3, () => get(port, as('bob')))).map((a) => a.status),
+    [200, 200, 429],
+  );
 });
 
 test('callers without a token are keyed by the socket address, and X-Forwarded-For is not believed', async (t) => {
   const { port } = await appWith({ capacity: 2, refillPerSecond: 0.1 });
   const spoofing = (i: number) => get(port, { 'x-forwarded-for': `10.0.0.${i}` }, '127.0.0.2');
   const fromTwo = [await spoofing(1), await spoofing(2), await spoofing(3)];
-  t.deepEqual(fromTwo.map((a) => a.status), [200, 200, 429]);
-  t.deepEqual((await burst(3, () => get(port, {}, '127.0.0.3'))).map((a) => a.status), [200, 200, 429]);
+  t.deepEqual(
+    fromTwo.map((a) => a.status),
+    [200, 200, 429],
+  );
+  t.deepEqual(
+    (await burst(3, () => get(port, {}, '127.0.0.3'))).map((a) => a.status),
+    [200, 200, 429],
+  );
   t.is((await get(port, as('carol'), '127.0.0.2')).status, 200, 'a verified subject has its own bucket, whatever its address');
 });
 
@@ -125,18 +141,30 @@ test('after the wait Retry-After gives, the next request passes', async (t) => {
 
 test('setLimits applies live to new and existing buckets, and what a client spent stays spent', async (t) => {
   const { port, limiter } = await appWith({ capacity: 2, refillPerSecond: 0.1 });
-  t.deepEqual((await burst(3, () => get(port, as('alice')))).map((a) => a.status), [200, 200, 429]);
+  t.deepEqual(
+    (await burst(3, () => get(port, as('alice')))).map((a) => a.status),
+    [200, 200, 429],
+  );
 
   limiter.setLimits(5, 0.1);
   t.deepEqual(limiter.limits(), { capacity: 5, refillPerSecond: 0.1 });
   // Alice spent 2 of her burst: 3 of the new 5 are left.
   const alice = await burst(4, () => get(port, as('alice')));
-  t.deepEqual(alice.map((a) => a.status), [200, 200, 200, 429]);
+  t.deepEqual(
+    alice.map((a) => a.status),
+    [200, 200, 200, 429],
+  );
   t.is(alice[0]!.headers['ratelimit-policy'], '"default";q=5;w=50');
-  t.deepEqual((await burst(6, () => get(port, as('bob')))).map((a) => a.status), [200, 200, 200, 200, 200, 429]);
+  t.deepEqual(
+    (await burst(6, () => get(port, as('bob')))).map((a) => a.status),
+    [200, 200, 200, 200, 200, 429],
+  );
 
   limiter.setLimits(1, 0.1);
-  t.deepEqual((await burst(2, () => get(port, as('carol')))).map((a) => a.status), [200, 429]);
+  t.deepEqual(
+    (await burst(2, () => get(port, as('carol')))).map((a) => a.status),
+    [200, 429],
+  );
   t.throws(() => limiter.setLimits(0, 1));
   t.throws(() => limiter.setLimits(1, 0));
   t.deepEqual(limiter.limits(), { capacity: 1, refillPerSecond: 0.1 }, 'refused limits change nothing');

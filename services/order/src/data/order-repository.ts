@@ -101,10 +101,7 @@ export async function findOrderView(db: Knex, orderId: string): Promise<{ view: 
   return row ? { view: toView(row), placedBy: row.placed_by } : undefined;
 }
 
-export async function findByIdempotencyKey(
-  db: Knex,
-  key: string,
-): Promise<{ view: OrderView; requestHash: string | null } | undefined> {
+export async function findByIdempotencyKey(db: Knex, key: string): Promise<{ view: OrderView; requestHash: string | null } | undefined> {
   const row = (await db('sagas').where({ idempotency_key: key }).first()) as SagaRow | undefined;
   return row ? { view: toView(row), requestHash: row.request_hash } : undefined;
 }
@@ -179,7 +176,6 @@ export async function pendingSummary(db: Knex): Promise<{ count: number; oldestA
   const row = (await db('sagas')
     .where({ status: 'PENDING' })
     .first(db.raw('COUNT(*) AS pending'), db.raw('TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(6)) AS oldest_us'))) as
-    | { pending: string | number; oldest_us: string | number | null }
-    | undefined;
+    { pending: string | number; oldest_us: string | number | null } | undefined;
   return { count: Number(row?.pending ?? 0), oldestAgeSeconds: Number(row?.oldest_us ?? 0) / 1e6 };
 }

@@ -37,11 +37,7 @@ function replay(existing: { view: OrderView; requestHash: string | null }, hash:
  * in one transaction. With an Idempotency-Key already used for the same order, the existing order is
  * returned and nothing is kept. `created` says which of the two happened.
  */
-export async function placeOrder(
-  db: Knex,
-  outbox: OutboxWriter,
-  order: PlaceOrder,
-): Promise<{ view: OrderView; created: boolean }> {
+export async function placeOrder(db: Knex, outbox: OutboxWriter, order: PlaceOrder): Promise<{ view: OrderView; created: boolean }> {
   const key = order.idempotencyKey ?? null;
   const hash = key ? requestHash(order) : null;
   const id = randomUUID();
@@ -61,7 +57,12 @@ export async function placeOrder(
       // The rows and the outbox row in one round trip.
       await outbox.write(
         trx,
-        { type: 'OrderCreated', aggregateId: id, payload: { orderId: id, userId: order.userId, items: order.items, occurredAt: Date.now() }, traceparent: order.traceparent },
+        {
+          type: 'OrderCreated',
+          aggregateId: id,
+          payload: { orderId: id, userId: order.userId, items: order.items, occurredAt: Date.now() },
+          traceparent: order.traceparent,
+        },
         rows,
       );
     });

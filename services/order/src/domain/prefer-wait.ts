@@ -6,7 +6,10 @@
 export function preferredWaitSeconds(header: string | undefined, maxSeconds: number): number | undefined {
   if (!header) return undefined;
   for (const preference of header.split(',')) {
-    const [name, value] = preference.split(';')[0]!.split('=').map((part) => part.trim().replace(/^"|"$/g, ''));
+    const [name, value] = preference
+      .split(';')[0]!
+      .split('=')
+      .map((part) => part.trim().replace(/^"|"$/g, ''));
     if (name?.toLowerCase() !== 'wait' || value === undefined || !/^\d{1,9}$/.test(value)) continue;
     return Math.min(Number(value), maxSeconds);
   }

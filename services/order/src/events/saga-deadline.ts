@@ -24,7 +24,13 @@ export async function cancelExpiredSagas(
   const cancelled: ExpiredSaga[] = [];
   for (const saga of expired) {
     const reason = Reasons.SAGA_TIMEOUT;
-    const finished = await cancelOrder(trx, outbox, { orderId: saga.orderId, userId: saga.userId, reason, amount: null, traceparent: null });
+    const finished = await cancelOrder(trx, outbox, {
+      orderId: saga.orderId,
+      userId: saga.userId,
+      reason,
+      amount: null,
+      traceparent: null,
+    });
     if (!finished) continue;
     reportAfterCommit(reporting, trx, saga.orderId, finished);
     cancelled.push(saga);

@@ -13,7 +13,12 @@ export interface OutcomeReporting {
 export type OrderContext = ServiceContext & OutcomeReporting;
 
 /** Once `trx` commits: the outcome to whoever waits for it here, and to the saga metrics. */
-export function reportAfterCommit({ outcomes, sagaMetrics }: OutcomeReporting, trx: Knex.Transaction, orderId: string, finished: Finished): void {
+export function reportAfterCommit(
+  { outcomes, sagaMetrics }: OutcomeReporting,
+  trx: Knex.Transaction,
+  orderId: string,
+  finished: Finished,
+): void {
   const { startedAt, outcome } = finished;
   outcomes.announceAfterCommit(trx, orderId, outcome);
   trx.executionPromise.then(

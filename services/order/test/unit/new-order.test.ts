@@ -18,7 +18,10 @@ test('one product on two lines in different case is refused by the duplicate-lin
     ],
   });
   t.false(result.success);
-  t.deepEqual(result.error?.issues.map((issue) => issue.message), ['each product may appear on one line only']);
+  t.deepEqual(
+    result.error?.issues.map((issue) => issue.message),
+    ['each product may appear on one line only'],
+  );
 });
 
 test('ids that are not UUIDs are still refused', (t) => {

@@ -159,14 +159,22 @@ export class TokenVerifier {
   private readonly tolerance: number;
   private readonly maxLifetime: number;
   private readonly now: () => number;
-  private readonly verifyOptions: { algorithms: string[]; issuer: string; audience: string; clockTolerance: number; requiredClaims: string[] };
+  private readonly verifyOptions: {
+    algorithms: string[];
+    issuer: string;
+    audience: string;
+    clockTolerance: number;
+    requiredClaims: string[];
+  };
 
   constructor(options: TokenVerifierOptions) {
     this.key = publicKeyFrom(options.publicKey);
     this.tolerance = options.clockToleranceSeconds ?? 30;
     this.maxLifetime = options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
-    if (!Number.isInteger(this.tolerance) || this.tolerance < 0) throw new TypeError(`clockToleranceSeconds must be a whole number >= 0, got ${this.tolerance}`);
-    if (!Number.isInteger(this.maxLifetime) || this.maxLifetime < 1) throw new TypeError(`maxLifetimeSeconds must be a whole number >= 1, got ${this.maxLifetime}`);
+    if (!Number.isInteger(this.tolerance) || this.tolerance < 0)
+      throw new TypeError(`clockToleranceSeconds must be a whole number >= 0, got ${this.tolerance}`);
+    if (!Number.isInteger(this.maxLifetime) || this.maxLifetime < 1)
+      throw new TypeError(`maxLifetimeSeconds must be a whole number >= 1, got ${this.maxLifetime}`);
     this.now = options.now ?? Date.now;
     this.cache = new VerifiedTokens(options.cacheMaxEntries ?? DEFAULT_CACHE_ENTRIES);
     this.verifyOptions = {

@@ -28,7 +28,10 @@ export interface ConfigServiceTarget {
  * `CONFIG_LABEL`.
  */
 export function configServiceTarget(application: string, env: NodeJS.ProcessEnv = process.env): ConfigServiceTarget {
-  const profiles = (env.CONFIG_PROFILE || env.NODE_ENV || 'default').split(',').map((p) => p.trim()).filter(Boolean);
+  const profiles = (env.CONFIG_PROFILE || env.NODE_ENV || 'default')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   return {
     url: (env.CONFIG_SERVER_URL ?? 'http://127.0.0.1:8888').replace(/\/+$/, ''),
     application,
@@ -42,7 +45,10 @@ export async function fetchEnvironment(target: ConfigServiceTarget, timeoutMs = 
   const path = [target.application, target.profiles.join(','), ...(target.label ? [target.label.replaceAll('/', '(_)')] : [])]
     .map(encodeURIComponent)
     .join('/');
-  const response = await fetch(`${target.url}/${path}`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+  const response = await fetch(`${target.url}/${path}`, {
+    headers: { accept: 'application/json' },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   if (!response.ok) throw new Error(`GET ${target.url}/${path} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
   return environmentAnswer.parse(await response.json());
 }

@@ -1,6 +1,13 @@
 import type { z } from 'zod';
 import { setLogLevel, type Logger } from '../logger.js';
-import { answerOrigin, describeIssues, loadedConfig, nodeConfigLayer, type ConfigOrigin, type LoadedConfig } from '../runtime/service-config.js';
+import {
+  answerOrigin,
+  describeIssues,
+  loadedConfig,
+  nodeConfigLayer,
+  type ConfigOrigin,
+  type LoadedConfig,
+} from '../runtime/service-config.js';
 import { fetchEnvironment } from './config-client.js';
 import { flatten } from './properties.js';
 
@@ -96,7 +103,10 @@ export class LiveConfig<S> {
     } catch (error) {
       // Said once when it goes away (the start-up line said it if it was never there).
       if (this.state.origin.source === 'config-service' && !this.state.origin.reason) {
-        logger.warn({ url: this.state.target.url, reason: (error as Error).message }, 'config service unavailable: keeping the settings in force');
+        logger.warn(
+          { url: this.state.target.url, reason: (error as Error).message },
+          'config service unavailable: keeping the settings in force',
+        );
       }
       this.state.origin.reason = (error as Error).message;
       return;
@@ -138,10 +148,18 @@ export class LiveConfig<S> {
         logger.error({ err: error, prefix: handler.prefix, version: answer.version }, 'a live setting could not be applied');
       }
     }
-    if (changed.length === 0) logger.info({ version: answer.version }, 'new commit from the config service: no setting of this service changed');
-    else if (live.length > 0) logger.info({ version: answer.version, applied: Object.fromEntries(live.map((k) => [k, after[k]])) }, 'settings from the config service applied');
+    if (changed.length === 0)
+      logger.info({ version: answer.version }, 'new commit from the config service: no setting of this service changed');
+    else if (live.length > 0)
+      logger.info(
+        { version: answer.version, applied: Object.fromEntries(live.map((k) => [k, after[k]])) },
+        'settings from the config service applied',
+      );
     if (restart.length > 0) {
-      logger.warn({ version: answer.version, keys: restart }, 'settings changed in the config repository that take effect only after a restart');
+      logger.warn(
+        { version: answer.version, keys: restart },
+        'settings changed in the config repository that take effect only after a restart',
+      );
     }
   }
 }

@@ -70,7 +70,10 @@ export async function readToEnds(
         else resolve();
       };
       const aborted = () => finish(new Error('reading the DLQ topics was aborted'));
-      const timer = setTimeout(() => finish(new Error(`reading ${[...left.keys()].join(', ')} did not reach their ends within ${options.timeoutMs / 1000} s`)), options.timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`reading ${[...left.keys()].join(', ')} did not reach their ends within ${options.timeoutMs / 1000} s`)),
+        options.timeoutMs,
+      );
       if (options.signal?.aborted) return aborted();
       options.signal?.addEventListener('abort', aborted, { once: true });
       // A crash kafkajs restarts from by itself (a retriable error) is waited out; the timer bounds it.

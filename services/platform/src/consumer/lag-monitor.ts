@@ -105,7 +105,10 @@ export class ConsumerMonitor {
     } catch (error) {
       if (this.abort.signal.aborted) return;
       if (!this.failing) {
-        this.options.logger.warn({ err: error, groupId: this.options.groupId }, 'reading consumer lag or DLQ counts failed; last values kept, retrying');
+        this.options.logger.warn(
+          { err: error, groupId: this.options.groupId },
+          'reading consumer lag or DLQ counts failed; last values kept, retrying',
+        );
       }
       this.failing = true;
       // A fresh client next round, rather than counting on this one to reconnect by itself.
@@ -177,7 +180,11 @@ export class ConsumerMonitor {
     const readerGroup = `dlq-count-${groupId}-${randomUUID()}`;
     let records;
     try {
-      records = await readToEnds(kafka, ends, { groupId: readerGroup, timeoutMs: this.options.readTimeoutMs ?? 20_000, signal: this.abort.signal });
+      records = await readToEnds(kafka, ends, {
+        groupId: readerGroup,
+        timeoutMs: this.options.readTimeoutMs ?? 20_000,
+        signal: this.abort.signal,
+      });
     } finally {
       // It committed nothing; this only tidies the broker's list of groups (an empty group without
       // offsets left behind by a stop goes by itself).

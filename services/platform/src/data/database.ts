@@ -40,7 +40,10 @@ export function createDatabase(settings: DatabaseSettings): Knex {
       // NOW() and CURRENT_TIMESTAMP follow the session's zone, which is the server's (SYSTEM) unless set:
       // on a server running in another zone, rows written with NOW() would be hours off what the driver
       // (timezone 'Z' above) reads back. Every session of every service runs in UTC.
-      afterCreate(connection: { query(sql: string, done: (error: Error | null) => void): void }, done: (error: Error | null, connection: unknown) => void) {
+      afterCreate(
+        connection: { query(sql: string, done: (error: Error | null) => void): void },
+        done: (error: Error | null, connection: unknown) => void,
+      ) {
         connection.query(`SET time_zone = '+00:00', innodb_lock_wait_timeout = ${lockWait}`, (error) => done(error, connection));
       },
     },

@@ -181,7 +181,10 @@ export class EurekaClient {
 
   private reachable(base: string): void {
     if (this.unreachableSince !== undefined) {
-      this.options.logger.info({ eureka: base, afterSeconds: Math.round((Date.now() - this.unreachableSince) / 1000) }, 'Eureka is reachable again');
+      this.options.logger.info(
+        { eureka: base, afterSeconds: Math.round((Date.now() - this.unreachableSince) / 1000) },
+        'Eureka is reachable again',
+      );
       this.unreachableSince = undefined;
     }
   }
@@ -218,7 +221,9 @@ export class EurekaClient {
 
 /** A refused request; a 401 says what it means, since the process keeps running and retrying. */
 function answered(what: string, status: number): Error {
-  return new Error(`${what} answered ${status}${status === 401 ? ' (Eureka wants valid credentials: EUREKA_USERNAME, EUREKA_PASSWORD or EUREKA_PASSWORD_FILE)' : ''}`);
+  return new Error(
+    `${what} answered ${status}${status === 401 ? ' (Eureka wants valid credentials: EUREKA_USERNAME, EUREKA_PASSWORD or EUREKA_PASSWORD_FILE)' : ''}`,
+  );
 }
 
 /** The `Authorization` header value for HTTP basic (RFC 7617: `user:password`, UTF-8, base64). */

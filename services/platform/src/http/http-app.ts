@@ -103,7 +103,8 @@ export function fromRequestError(
   if (known) return known;
   if (typeof error.status !== 'number' || error.status < 400 || error.status > 499) return undefined;
   // The router's decodeURIComponent of a path parameter: a URIError it gives status 400.
-  if (error instanceof URIError) return new AppError('MALFORMED_PATH', 'the request path is not valid percent-encoded UTF-8', { status: 400 });
+  if (error instanceof URIError)
+    return new AppError('MALFORMED_PATH', 'the request path is not valid percent-encoded UTF-8', { status: 400 });
   return new AppError('BAD_REQUEST', 'the request could not be read', { status: error.status });
 }
 
@@ -159,7 +160,9 @@ export function methodNotAllowed(app: Express): RequestHandler {
       res.status(204).end();
       return;
     }
-    next(new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; allowed: ${allowed.join(', ')}`, { status: 405 }));
+    next(
+      new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; allowed: ${allowed.join(', ')}`, { status: 405 }),
+    );
   };
 }
 
@@ -208,9 +211,6 @@ export function parseBody<T extends z.ZodType>(
   }
   return result.data;
 }
-
-
-
 
 /**
  * Ids are UUIDs, in lower case from here on: `A…` and `a…` are one id for every rule, lookup and row

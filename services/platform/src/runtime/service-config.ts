@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { configServiceTarget, fetchEnvironment, settingsLayer, type ConfigServiceTarget, type EnvironmentAnswer } from '../config/config-client.js';
+import {
+  configServiceTarget,
+  fetchEnvironment,
+  settingsLayer,
+  type ConfigServiceTarget,
+  type EnvironmentAnswer,
+} from '../config/config-client.js';
 import { eurekaUrls, type EurekaCredentials } from '../discovery/eureka-client.js';
 import { AppError } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -32,7 +38,10 @@ export const eurekaSettings = z.object({
         ctx.addIssue({ code: 'custom', message: `"${url}" is not a URL` });
       } else if (new URL(url).username || new URL(url).password) {
         // Not echoed: it holds a password.
-        ctx.addIssue({ code: 'custom', message: 'a Eureka URL holds credentials; give them as EUREKA_USERNAME and EUREKA_PASSWORD(_FILE) instead' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a Eureka URL holds credentials; give them as EUREKA_USERNAME and EUREKA_PASSWORD(_FILE) instead',
+        });
       }
     }
     return urls;
@@ -166,9 +175,9 @@ export const baseServiceSettings = z.object({
     })
     .transform(withPassword),
   kafka: z.object({
-    brokers: z.union([z.string(), z.array(z.string())]).transform((v) =>
-      (Array.isArray(v) ? v : v.split(',')).map((b) => b.trim()).filter(Boolean),
-    ),
+    brokers: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((b) => b.trim()).filter(Boolean)),
     groupId: z.string().min(1),
     partitionsConsumedConcurrently: z.coerce.number().int().positive(),
     /**
@@ -185,7 +194,7 @@ export const baseServiceSettings = z.object({
      * How long an event id is remembered for deduplication. It must outlive the topics' retention
      * (168 h), or a redelivered event older than the record would be applied again.
      */
-    dedupeRetentionHours: z.coerce.number().int().min(169, 'must exceed the topics\' 168 h retention'),
+    dedupeRetentionHours: z.coerce.number().int().min(169, "must exceed the topics' 168 h retention"),
     /** Backoff of a transient failure's retries (live). */
     retry: retrySettings,
   }),
@@ -193,7 +202,11 @@ export const baseServiceSettings = z.object({
   outbox: z.object({
     deleteAfterInsert: z.coerce.boolean(),
     /** The largest encoded event accepted; must stay under Kafka's record limit (1 MiB by default). */
-    maxEventBytes: z.coerce.number().int().min(1024).max(1024 * 1024),
+    maxEventBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024),
   }),
   eureka: eurekaSettings,
   /** Every route but GET /health and GET /metrics needs a bearer token the service verifies itself. */
@@ -287,7 +300,10 @@ export async function loadServiceConfig<T extends z.ZodType>(configDir: string, 
       const answer = await fetchEnvironment(target);
       process.env.NODE_CONFIG = JSON.stringify(nodeConfigLayer(answer, givenNodeConfig));
       Object.assign(origin, answerOrigin(answer));
-      logger.info({ url: target.url, label: answer.label, version: answer.version, propertySources: origin.propertySources }, 'settings from the config service');
+      logger.info(
+        { url: target.url, label: answer.label, version: answer.version, propertySources: origin.propertySources },
+        'settings from the config service',
+      );
     } catch (error) {
       origin.reason = (error as Error).message;
       logger.warn(

@@ -141,11 +141,15 @@ export async function startService<Extra extends object = object, Settings exten
     },
   });
   let eureka: EurekaClient | undefined;
-  const health = new HealthMonitor([databaseCheck(db), consumerCheck(consumer.kafkaConsumer)], settings.health.intervalMs, (report, previous) => {
-    const level = report.status === 'DOWN' ? 'warn' : 'info';
-    logger[level]({ status: report.status, previous, checks: report.checks }, `health is ${report.status}`);
-    eureka?.setStatus(report.status);
-  });
+  const health = new HealthMonitor(
+    [databaseCheck(db), consumerCheck(consumer.kafkaConsumer)],
+    settings.health.intervalMs,
+    (report, previous) => {
+      const level = report.status === 'DOWN' ? 'warn' : 'info';
+      logger[level]({ status: report.status, previous, checks: report.checks }, `health is ${report.status}`);
+      eureka?.setStatus(report.status);
+    },
+  );
 
   // The service verifies every caller itself (the gateway is not trusted to have): a bearer token on every
   // request but GET /health and GET /metrics, checked before the body is read, refusals counted in metrics.
@@ -156,8 +160,7 @@ export async function startService<Extra extends object = object, Settings exten
   const config = new LiveConfig<Settings>(definition.schema ?? (baseServiceSettings as unknown as z.ZodType<Settings>), settings, {
     logger,
     intervalMs: settings.config.refreshMs,
-  })
-    .on('kafka.retry', (s) => consumer.setRetry(s.kafka.retry));
+  }).on('kafka.retry', (s) => consumer.setRetry(s.kafka.retry));
   for (const [prefix, apply] of Object.entries(definition.live?.(context) ?? {})) config.on(prefix, apply);
   app.get('/health', (_req, res) => {
     const { status, body } = healthAnswer(health.current, settings.service.instanceId);
@@ -174,7 +177,13 @@ export async function startService<Extra extends object = object, Settings exten
   await consumer.start();
   const cleaner = new ProcessedEventsCleaner(db, logger, settings.kafka.dedupeRetentionHours);
   cleaner.start();
-  const monitor = monitorConsumerGroup({ kafka, groupId: settings.kafka.groupId, topics: definition.topics, registry: metrics.registry, logger });
+  const monitor = monitorConsumerGroup({
+    kafka,
+    groupId: settings.kafka.groupId,
+    topics: definition.topics,
+    registry: metrics.registry,
+    logger,
+  });
   // authenticate sends the 100 Continue once the token verified: a refused request never gets one.
   const server = await listen(app, settings.http.host, settings.http.port, { continueAfter: 'authentication' });
   const port = (server.address() as { port: number }).port;

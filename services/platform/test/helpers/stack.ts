@@ -36,7 +36,6 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`;
 }
 
-
 /** A service's database settings as `role`: its runtime account (rows only) or its migration account (DDL too). */
 function databaseSettings(service: 'order' | 'product' | 'user', role: 'runtime' | 'migration', poolMax: number): DatabaseSettings {
   const database = settings.databases.find((d) => d.service === service)!;

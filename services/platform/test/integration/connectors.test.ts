@@ -5,10 +5,7 @@ import { stack } from '../helpers/stack.js';
 const connectors = connectorFiles();
 
 test('there is one outbox connector per service database', (t) => {
-  t.deepEqual(
-    connectors.map((c) => c.config['table.include.list']).sort(),
-    ['order_db.outbox', 'product_db.outbox', 'user_db.outbox'],
-  );
+  t.deepEqual(connectors.map((c) => c.config['table.include.list']).sort(), ['order_db.outbox', 'product_db.outbox', 'user_db.outbox']);
 });
 
 for (const { name, config } of connectors) {

@@ -58,7 +58,9 @@ async function publish(count: number, concurrency = 4): Promise<void> {
       while (next < count) {
         next += 1;
         const probeId = randomUUID();
-        await publisherDb.transaction((trx) => writer.write(trx, { type: 'ProbeRecorded', aggregateId: probeId, payload: { probeId, sequence: 1, note: '' } }));
+        await publisherDb.transaction((trx) =>
+          writer.write(trx, { type: 'ProbeRecorded', aggregateId: probeId, payload: { probeId, sequence: 1, note: '' } }),
+        );
       }
     }),
   );
@@ -83,7 +85,10 @@ test.serial('while events flow, offsets are committed at most once per interval,
   const before = { commits: commits.length, batches: batches(), applied: applied() };
   const started = Date.now();
   await publish(300);
-  await eventually(() => applied() - before.applied, (n) => n === 300);
+  await eventually(
+    () => applied() - before.applied,
+    (n) => n === 300,
+  );
   const flowMs = Date.now() - started;
   const flowCommits = commits.length - before.commits;
   const flowBatches = batches() - before.batches;
@@ -103,7 +108,10 @@ test.serial('a stopping consumer commits what it applied, so the next owner star
   const before = applied();
   const committedBefore = commits.length;
   await publish(50);
-  await eventually(() => applied() - before, (n) => n === 50);
+  await eventually(
+    () => applied() - before,
+    (n) => n === 50,
+  );
   // Stopped right after its last batch: whatever the interval had left uncommitted, stop() commits.
   await consumer.stop();
   const { committed, end } = await committedAndEnd();

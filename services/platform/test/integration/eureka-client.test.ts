@@ -34,7 +34,12 @@ test('an instance registers with its port, status and metadata, and is gone afte
   const instance = client(app);
   instance.start('UP');
   const [registered] = await eventually(app, (list) => list.length === 1);
-  t.like(registered, { instanceId: `${app}-1`, status: 'UP', url: 'http://127.0.0.1:45678', metadata: { version: '9.9.9', 'management.port': '45678' } });
+  t.like(registered, {
+    instanceId: `${app}-1`,
+    status: 'UP',
+    url: 'http://127.0.0.1:45678',
+    metadata: { version: '9.9.9', 'management.port': '45678' },
+  });
   await instance.stop();
   t.deepEqual(await listed(app), [], 'a cancelled lease is removed at once');
 });

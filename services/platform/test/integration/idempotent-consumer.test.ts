@@ -114,7 +114,10 @@ const collectEvent = (from: string, eventId: string) => collectFirst(kafka, from
 test('a redelivered event (same event id) changes the consumer database once only', async (t) => {
   const probeId = randomUUID();
   const eventId = await publish(probeId);
-  await eventually(() => applied(probeId), (n) => n === 1);
+  await eventually(
+    () => applied(probeId),
+    (n) => n === 1,
+  );
 
   // Redeliver: the very same record (key, value, eventId header) once more on the topic.
   const original = await collectEvent(topic, eventId);
@@ -126,7 +129,13 @@ test('a redelivered event (same event id) changes the consumer database once onl
   });
   await producer.disconnect();
 
-  t.deepEqual(await eventually(() => outcomes.get(eventId) ?? [], (o) => o.length === 2), ['applied', 'duplicate']);
+  t.deepEqual(
+    await eventually(
+      () => outcomes.get(eventId) ?? [],
+      (o) => o.length === 2,
+    ),
+    ['applied', 'duplicate'],
+  );
   t.is(await applied(probeId), 1);
 });
 
@@ -142,7 +151,10 @@ test('an undecodable message lands on the DLQ and the consumer goes on with the 
   // Same key, so same partition, behind the bad message.
   await publish(probeId);
 
-  await eventually(() => applied(probeId), (n) => n === 1);
+  await eventually(
+    () => applied(probeId),
+    (n) => n === 1,
+  );
   const { message } = await collectFirst(kafka, `${topic}.dlq`, (m) => m.key?.toString() === probeId);
   t.is(message.value?.toString(), 'not avro at all', 'the original bytes are kept');
   t.is(header(message, 'dlq.error.code'), 'NOT_CONFLUENT_AVRO');
@@ -155,7 +167,10 @@ test('a transient failure is retried on the same message without committing its 
   const probeId = randomUUID();
   closedGates.add(probeId);
   const eventId = await publish(probeId);
-  await eventually(() => attempts.get(probeId) ?? 0, (n) => n >= 3);
+  await eventually(
+    () => attempts.get(probeId) ?? 0,
+    (n) => n >= 3,
+  );
 
   // While it keeps failing, the group's committed offset stays at or before the message.
   const record = await collectEvent(topic, eventId);
@@ -168,47 +183,86 @@ test('a transient failure is retried on the same message without committing its 
   t.is(await applied(probeId), 0, 'every failed attempt was rolled back');
 
   closedGates.delete(probeId);
-  await eventually(() => applied(probeId), (n) => n === 1);
+  await eventually(
+    () => applied(probeId),
+    (n) => n === 1,
+  );
   // The row is visible to this connection as soon as the server commits, a moment before the consumer's
   // COMMIT returns and it reports the outcome: wait for the report, then look at all of them.
-  const seen = await eventually(() => outcomes.get(eventId) ?? [], (o) => o.includes('applied'), 10_000);
-  t.deepEqual(seen.filter((o) => o !== 'retried'), ['applied']);
+  const seen = await eventually(
+    () => outcomes.get(eventId) ?? [],
+    (o) => o.includes('applied'),
+    10_000,
+  );
+  t.deepEqual(
+    seen.filter((o) => o !== 'retried'),
+    ['applied'],
+  );
   t.true(seen.filter((o) => o === 'retried').length >= 3, 'each failed attempt is counted as retried');
 });
 
-test.serial('a partition in retry for longer than the session timeout holds up neither the other partitions nor the membership', async (t) => {
-  await eventually(() => joins.length, (n) => n >= 1);
-  const joined = joins.length;
-  const stuck = randomUUID();
-  closedGates.add(stuck);
-  const stuckRecord = await collectEvent(topic, await publish(stuck));
-  const gateClosedAt = Date.now();
+test.serial(
+  'a partition in retry for longer than the session timeout holds up neither the other partitions nor the membership',
+  async (t) => {
+    await eventually(
+      () => joins.length,
+      (n) => n >= 1,
+    );
+    const joined = joins.length;
+    const stuck = randomUUID();
+    closedGates.add(stuck);
+    const stuckRecord = await collectEvent(topic, await publish(stuck));
+    const gateClosedAt = Date.now();
 
-  // Others, until some land on each of the other partitions (Connect partitions by the key's murmur2).
-  const others: { probeId: string; partition: number }[] = [];
-  while (new Set(others.filter((o) => o.partition !== stuckRecord.partition).map((o) => o.partition)).size < 2) {
-    const probeId = randomUUID();
-    others.push({ probeId, partition: (await collectEvent(topic, await publish(probeId))).partition });
-  }
-  const elsewhere = others.filter((o) => o.partition !== stuckRecord.partition);
-  for (const { probeId } of elsewhere) await eventually(() => applied(probeId), (n) => n === 1, 20_000);
-  t.is(await applied(stuck), 0, 'the stuck one is still failing');
+    // Others, until some land on each of the other partitions (Connect partitions by the key's murmur2).
+    const others: { probeId: string; partition: number }[] = [];
+    while (new Set(others.filter((o) => o.partition !== stuckRecord.partition).map((o) => o.partition)).size < 2) {
+      const probeId = randomUUID();
+      others.push({ probeId, partition: (await collectEvent(topic, await publish(probeId))).partition });
+    }
+    const elsewhere = others.filter((o) => o.partition !== stuckRecord.partition);
+    for (const { probeId } of elsewhere)
+      await eventually(
+        () => applied(probeId),
+        (n) => n === 1,
+        20_000,
+      );
+    t.is(await applied(stuck), 0, 'the stuck one is still failing');
 
-  // Keep it failing past the 8 s session timeout, then let it through.
-  await eventually(() => Date.now() - gateClosedAt, (ms) => ms > 12_000, 20_000);
-  t.is(await applied(stuck), 0);
-  closedGates.delete(stuck);
-  await eventually(() => applied(stuck), (n) => n === 1);
-  for (const { probeId } of others) await eventually(() => applied(probeId), (n) => n === 1);
-  t.is(joins.length, joined, 'the member was never evicted, so it never joined again');
-});
+    // Keep it failing past the 8 s session timeout, then let it through.
+    await eventually(
+      () => Date.now() - gateClosedAt,
+      (ms) => ms > 12_000,
+      20_000,
+    );
+    t.is(await applied(stuck), 0);
+    closedGates.delete(stuck);
+    await eventually(
+      () => applied(stuck),
+      (n) => n === 1,
+    );
+    for (const { probeId } of others)
+      await eventually(
+        () => applied(probeId),
+        (n) => n === 1,
+      );
+    t.is(joins.length, joined, 'the member was never evicted, so it never joined again');
+  },
+);
 
 test('an error not known to be permanent (a read-only server during a failover) is retried, never dead-lettered', async (t) => {
   const probeId = randomUUID();
   readOnlyFailures.set(probeId, 2);
   const eventId = await publish(probeId);
-  await eventually(() => applied(probeId), (n) => n === 1);
-  await eventually(() => outcomes.get(eventId) ?? [], (o) => o.includes('applied'), 10_000);
+  await eventually(
+    () => applied(probeId),
+    (n) => n === 1,
+  );
+  await eventually(
+    () => outcomes.get(eventId) ?? [],
+    (o) => o.includes('applied'),
+    10_000,
+  );
   t.deepEqual(outcomes.get(eventId), ['retried', 'retried', 'applied']);
   t.is(attempts.get(probeId), 3, 'two read-only failures, then applied');
 });
@@ -216,7 +270,13 @@ test('an error not known to be permanent (a read-only server during a failover) 
 test('an event whose handler fails permanently goes to the DLQ and leaves no trace in the database', async (t) => {
   const probeId = randomUUID();
   const eventId = await publish(probeId, 'poison');
-  t.deepEqual(await eventually(() => outcomes.get(eventId) ?? [], (o) => o.length > 0), ['dead-lettered']);
+  t.deepEqual(
+    await eventually(
+      () => outcomes.get(eventId) ?? [],
+      (o) => o.length > 0,
+    ),
+    ['dead-lettered'],
+  );
   t.is(await applied(probeId), 0);
   const { consumerDb } = await ready;
   t.is((await consumerDb('processed_events').where({ consumer_group: groupId, event_id: eventId })).length, 0);

@@ -45,7 +45,8 @@ test('lag per partition and waiting dead letters come from Kafka, with no consum
     } finally {
       await monitor.stop();
     }
-    const lag = (partition: number) => value(registry, 'kafka_consumergroup_lag', { consumergroup: groupId, topic, partition: String(partition) });
+    const lag = (partition: number) =>
+      value(registry, 'kafka_consumergroup_lag', { consumergroup: groupId, topic, partition: String(partition) });
     t.is(await lag(0), 2, 'read to 3 of 5');
     t.is(await lag(1), 2, 'nothing committed: everything there');
     t.is(await lag(2), 0);

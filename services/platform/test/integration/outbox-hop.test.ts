@@ -72,7 +72,7 @@ test('a rolled-back transaction puts nothing on Kafka', async (t) => {
   t.false(all.some((m) => m.message.key?.toString() === rolledBack));
 });
 
-test('an event over Kafka\'s record limit is refused in its transaction, which commits nothing, and CDC goes on', async (t) => {
+test("an event over Kafka's record limit is refused in its transaction, which commits nothing, and CDC goes on", async (t) => {
   const { db, writer } = await ready;
   const tooLarge = randomUUID();
   const marker = randomUUID();
@@ -80,7 +80,11 @@ test('an event over Kafka\'s record limit is refused in its transaction, which c
   // which would fail the connector's task and stop CDC for the whole database.
   const error = await t.throwsAsync(
     db.transaction((trx) =>
-      writer.write(trx, { type: 'ProbeRecorded', aggregateId: tooLarge, payload: { probeId: tooLarge, sequence: 1, note: 'x'.repeat(1_100_000) } }),
+      writer.write(trx, {
+        type: 'ProbeRecorded',
+        aggregateId: tooLarge,
+        payload: { probeId: tooLarge, sequence: 1, note: 'x'.repeat(1_100_000) },
+      }),
     ),
   );
   t.is((error as Error & { code?: string }).code, 'EVENT_TOO_LARGE');

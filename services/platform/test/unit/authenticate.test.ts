@@ -109,11 +109,18 @@ const utf8 = (text: string) => new TextEncoder().encode(text);
 
 const refused: Array<[what: string, make: () => Promise<string>, code: string, message: RegExp]> = [
   ['signed by another key', () => token({}, strangerKeys.privateKey), 'TOKEN_INVALID', /signature does not verify/],
-  ['with a tampered payload', async () => {
-    const [header, , signature] = (await token()).split('.');
-    const payload = Buffer.from(JSON.stringify({ sub: 'admin', iss: ISSUER, aud: AUDIENCE, iat: now(), exp: now() + 300 })).toString('base64url');
-    return `${header}.${payload}.${signature}`;
-  }, 'TOKEN_INVALID', /signature does not verify/],
+  [
+    'with a tampered payload',
+    async () => {
+      const [header, , signature] = (await token()).split('.');
+      const payload = Buffer.from(JSON.stringify({ sub: 'admin', iss: ISSUER, aud: AUDIENCE, iat: now(), exp: now() + 300 })).toString(
+        'base64url',
+      );
+      return `${header}.${payload}.${signature}`;
+    },
+    'TOKEN_INVALID',
+    /signature does not verify/,
+  ],
   ['that has expired', () => token({ iat: now() - 600, exp: now() - 120 }), 'TOKEN_EXPIRED', /expired/],
   ['for another audience', () => token({ aud: 'another-api' }), 'TOKEN_WRONG_AUDIENCE', /not meant for this API/],
   ['from another issuer', () => token({ iss: 'someone-else' }), 'TOKEN_INVALID', /unknown issuer/],
@@ -146,7 +153,12 @@ const refused: Array<[what: string, make: () => Promise<string>, code: string, m
     /not signed with ES256/,
   ],
   ['without sub', () => signed({ iss: ISSUER, aud: AUDIENCE, iat: now(), exp: now() + 300 }), 'TOKEN_INVALID', /no sub claim/],
-  ['without exp, so never expiring', () => signed({ sub: 'alice', iss: ISSUER, aud: AUDIENCE, iat: now() }), 'TOKEN_INVALID', /no exp claim/],
+  [
+    'without exp, so never expiring',
+    () => signed({ sub: 'alice', iss: ISSUER, aud: AUDIENCE, iat: now() }),
+    'TOKEN_INVALID',
+    /no exp claim/,
+  ],
   ['without iat', () => signed({ sub: 'alice', iss: ISSUER, aud: AUDIENCE, exp: now() + 300 }), 'TOKEN_INVALID', /no iat claim/],
   ['with an iat that is not a number', () => token({ iat: 'yesterday' as never }), 'TOKEN_INVALID', /iat claim is not acceptable/],
   ['with a subject that is not printable ASCII', () => token({ sub: 'alice\r\nx-admin: yes' }), 'TOKEN_INVALID', /not a usable subject/],
@@ -180,7 +192,7 @@ test('a token expired less than the clock tolerance ago still passes', async (t)
   t.is(answer.status, 200);
 });
 
-test('an iat ahead of this clock by less than the tolerance passes (the issuer\'s clock may run a little fast)', async (t) => {
+test("an iat ahead of this clock by less than the tolerance passes (the issuer's clock may run a little fast)", async (t) => {
   const { url } = await appWith({ clockToleranceSeconds: 30 });
   t.is((await fetch(`${url}/x`, { headers: bearer(await token({ iat: now() + 20, exp: now() + 320 })) })).status, 200);
   t.is((await fetch(`${url}/x`, { headers: bearer(await token({ iat: now() + 40, exp: now() + 340 })) })).status, 401);

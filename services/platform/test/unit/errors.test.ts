@@ -40,12 +40,15 @@ test('describeError gives a code and a message for anything thrown', (t) => {
   });
   t.deepEqual(describeError(new TypeError('bad')), { code: 'TypeError', message: 'bad' });
   // A database error as knex throws it: the statement first, then the server's message.
-  const fromKnex = Object.assign(new Error("insert into `reservations` (`amount`) values (20) - CONSTRAINT `amount_cap` failed"), {
+  const fromKnex = Object.assign(new Error('insert into `reservations` (`amount`) values (20) - CONSTRAINT `amount_cap` failed'), {
     code: 'ER_CONSTRAINT_FAILED',
     errno: 4025,
     sqlMessage: 'CONSTRAINT `amount_cap` failed for `product_db`.`reservations`',
   });
-  t.deepEqual(describeError(fromKnex), { code: 'ER_CONSTRAINT_FAILED', message: 'CONSTRAINT `amount_cap` failed for `product_db`.`reservations`' });
+  t.deepEqual(describeError(fromKnex), {
+    code: 'ER_CONSTRAINT_FAILED',
+    message: 'CONSTRAINT `amount_cap` failed for `product_db`.`reservations`',
+  });
   t.deepEqual(describeError(42), { code: 'UNKNOWN', message: '42' });
 });
 

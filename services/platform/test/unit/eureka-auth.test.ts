@@ -23,7 +23,8 @@ test('credentials: none when registration is off; the password from its file; mi
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'eureka');
   writeFileSync(file, `${credentials.password}\n`);
-  const parse = (extra: Record<string, string>) => eurekaSettings.parse({ ...eurekaBase, serviceUrl: 'http://127.0.0.1:8761/eureka', ...extra });
+  const parse = (extra: Record<string, string>) =>
+    eurekaSettings.parse({ ...eurekaBase, serviceUrl: 'http://127.0.0.1:8761/eureka', ...extra });
 
   t.is(eurekaCredentials(eurekaSettings.parse({ ...eurekaBase, serviceUrl: 'off' })), undefined);
   t.deepEqual(eurekaCredentials(parse({ username: 'eureka', passwordFile: file })), credentials);
@@ -34,7 +35,9 @@ test('credentials: none when registration is off; the password from its file; mi
 });
 
 /** A stand-in for Eureka behind HTTP basic: 401 without the right header, else what Eureka answers. */
-async function fakeEureka(t: { teardown(fn: () => void): void }): Promise<{ url: string; seen: Array<{ method: string; path: string; status: number }> }> {
+async function fakeEureka(t: {
+  teardown(fn: () => void): void;
+}): Promise<{ url: string; seen: Array<{ method: string; path: string; status: number }> }> {
   const seen: Array<{ method: string; path: string; status: number }> = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
     req.resume();
@@ -45,7 +48,15 @@ async function fakeEureka(t: { teardown(fn: () => void): void }): Promise<{ url:
       if (status === 401) res.setHeader('www-authenticate', 'Basic realm="Realm"');
       if (authorized && req.method === 'GET') {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ applications: { application: [{ name: 'ORDER', instance: [{ instanceId: 'order-1', hostName: '127.0.0.1', status: 'UP', port: { $: 3001 } }] }] } }));
+        res.end(
+          JSON.stringify({
+            applications: {
+              application: [
+                { name: 'ORDER', instance: [{ instanceId: 'order-1', hostName: '127.0.0.1', status: 'UP', port: { $: 3001 } }] },
+              ],
+            },
+          }),
+        );
         return;
       }
       res.statusCode = status;

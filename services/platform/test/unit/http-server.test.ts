@@ -117,7 +117,9 @@ async function raw(port: number, request: string | string[], gapMs = 0): Promise
   const text = Buffer.concat(chunks).toString('latin1');
   const [head = '', ...rest] = text.split('\r\n\r\n');
   const [statusLine = '', ...lines] = head.split('\r\n');
-  const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+  const headers = Object.fromEntries(
+    lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+  );
   return { status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n'), closedAfterMs: Date.now() - started };
 }
 
@@ -134,7 +136,12 @@ for (const [name, request, status, code] of [
   ['two Host headers', `GET /things/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n${close}\r\n`, 400, 'BAD_REQUEST'],
   ['no Host header', `GET /things/1 HTTP/1.1\r\n${close}\r\n`, 400, 'BAD_REQUEST'],
   ['CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 501, 'NOT_IMPLEMENTED'],
-  ['an Expect other than 100-continue', `POST /things HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 2\r\n${close}\r\n`, 417, 'EXPECTATION_FAILED'],
+  [
+    'an Expect other than 100-continue',
+    `POST /things HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 2\r\n${close}\r\n`,
+    417,
+    'EXPECTATION_FAILED',
+  ],
 ] as const) {
   test(`${name}: ${status} ${code} in JSON, with Connection: close and the security headers`, async (t) => {
     const answer = await raw(shared.port, request);

@@ -21,7 +21,21 @@ const notInteger = (path: string): InputProblem => ({ path, message: NOT_AN_INTE
 const unsafe = (path: string): InputProblem => ({ path, message: UNSAFE_INTEGER });
 
 test('integer literals pass, negative ones and -0 included', (t) => {
-  for (const text of ['{"points":1}', '{"points":0}', '{"points":-0}', '{"points":-17}', '[1,-2,3]', '42', '-0', '{}', '[]', '', '"text"', 'null', 'true']) {
+  for (const text of [
+    '{"points":1}',
+    '{"points":0}',
+    '{"points":-0}',
+    '{"points":-17}',
+    '[1,-2,3]',
+    '42',
+    '-0',
+    '{}',
+    '[]',
+    '',
+    '"text"',
+    'null',
+    'true',
+  ]) {
     t.deepEqual(scan(text), [], text);
   }
 });
@@ -51,7 +65,9 @@ test('escaped quotes and backslashes do not end a string early', (t) => {
 });
 
 test('the path names the member and the element, as zod paths are joined', (t) => {
-  t.deepEqual(scan('{"userId":"u","items":[{"productId":"p","quantity":1},{"productId":"q","quantity":2.0}]}'), [notInteger('items.1.quantity')]);
+  t.deepEqual(scan('{"userId":"u","items":[{"productId":"p","quantity":1},{"productId":"q","quantity":2.0}]}'), [
+    notInteger('items.1.quantity'),
+  ]);
   t.deepEqual(scan('[[1,2],[3,4.5]]'), [notInteger('1.1')]);
   t.deepEqual(scan('[[],[[]],{"a":[0,{"b":[1e1]}]}]'), [notInteger('2.a.1.b.0')]);
   t.deepEqual(scan('{"a":{"b":1},"c":1.5,"d":[{"e":[],"f":2.5}]}'), [notInteger('c'), notInteger('d.0.f')]);
@@ -62,7 +78,13 @@ test('integers beyond Number.MAX_SAFE_INTEGER are found, the largest safe one is
   for (const literal of ['9007199254740991', '-9007199254740991', '999999999999999', '-99999999999999', '1000000000000']) {
     t.deepEqual(scan(`{"points":${literal}}`), [], literal);
   }
-  for (const literal of ['9007199254740992', '9007199254740993', '-9007199254740992', '10000000000000000', '123456789012345678901234567890']) {
+  for (const literal of [
+    '9007199254740992',
+    '9007199254740993',
+    '-9007199254740992',
+    '10000000000000000',
+    '123456789012345678901234567890',
+  ]) {
     t.deepEqual(scan(`{"points":${literal}}`), [unsafe('points')], literal);
   }
 });
@@ -83,7 +105,19 @@ test('at most `limit` problems are listed', (t) => {
 });
 
 test('text that is not JSON never throws', (t) => {
-  for (const text of ['{"a":"unterminated', '"\\', '}}]]', '-', '--1.', '{"a" 1.5', '[1.', 'e1', '{,,:1}', '\u0000\u00ff', '{"a":1}}}{"a":2.5']) {
+  for (const text of [
+    '{"a":"unterminated',
+    '"\\',
+    '}}]]',
+    '-',
+    '--1.',
+    '{"a" 1.5',
+    '[1.',
+    'e1',
+    '{,,:1}',
+    '\u0000\u00ff',
+    '{"a":1}}}{"a":2.5',
+  ]) {
     t.notThrows(() => scan(text), text);
   }
   t.notThrows(() => jsonTextProblems(new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x2e, 0x35])));
@@ -178,7 +212,9 @@ test('parseBody lists what the text hid with what the schema refused, and answer
   t.is(hidden?.status, 400);
   t.deepEqual(hidden?.details, [notInteger('points')]);
 
-  const both = t.throws(() => parseBody(schema, { body: { points: 0 }, jsonTextProblems: [notInteger('points')] }), { instanceOf: AppError });
+  const both = t.throws(() => parseBody(schema, { body: { points: 0 }, jsonTextProblems: [notInteger('points')] }), {
+    instanceOf: AppError,
+  });
   t.deepEqual(
     (both?.details as InputProblem[]).map((problem) => problem.path),
     ['points', 'name'],
@@ -194,12 +230,17 @@ test('checkJsonText keeps the problems, and refuses bodies that are not UTF-8', 
   checkJsonText(req, undefined, Buffer.from('{"stock":1e-400}'), 'utf-8');
   t.deepEqual(req.jsonTextProblems, [notInteger('stock')]);
 
-  const wrongCharset = t.throws(() => checkJsonText({} as never, undefined, Buffer.from('{}', 'utf16le'), 'utf-16le'), { instanceOf: AppError });
+  const wrongCharset = t.throws(() => checkJsonText({} as never, undefined, Buffer.from('{}', 'utf16le'), 'utf-16le'), {
+    instanceOf: AppError,
+  });
   t.is(wrongCharset?.status, 415);
   t.is(wrongCharset?.code, 'UNSUPPORTED_ENCODING');
 
   // A stray byte, and a surrogate written in UTF-8 (CESU): both would be read as U+FFFD.
-  for (const bytes of [[0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d], [0x22, 0xed, 0xa0, 0x80, 0x22]]) {
+  for (const bytes of [
+    [0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d],
+    [0x22, 0xed, 0xa0, 0x80, 0x22],
+  ]) {
     const invalid = t.throws(() => checkJsonText({} as never, undefined, Buffer.from(bytes), 'utf-8'), { instanceOf: AppError });
     t.is(invalid?.status, 400);
     t.is(invalid?.code, 'MALFORMED_JSON');
@@ -228,7 +269,10 @@ test('through express.json, an error of checkJsonText reaches the error handler 
   t.deepEqual(await post('{"points":1e-400}'), { status: 200, body: { problems: [notInteger('points')], body: { points: 0 } } });
   t.deepEqual(await post('{"points":5}'), { status: 200, body: { problems: [], body: { points: 5 } } });
   t.like(await post(new Uint8Array([0x22, 0xff, 0x22])), { status: 400, body: { code: 'MALFORMED_JSON' } });
-  t.like(await post(Buffer.from('{}', 'utf16le'), 'application/json; charset=utf-16le'), { status: 415, body: { code: 'UNSUPPORTED_ENCODING' } });
+  t.like(await post(Buffer.from('{}', 'utf16le'), 'application/json; charset=utf-16le'), {
+    status: 415,
+    body: { code: 'UNSUPPORTED_ENCODING' },
+  });
   // Not JSON: JSON.parse's refusal, whatever the text's numbers (the problems are not reported).
   t.like(await post('{"points":1.5'), { status: 500, body: { type: 'entity.parse.failed' } });
 });

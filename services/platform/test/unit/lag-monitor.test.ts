@@ -22,7 +22,7 @@ const record = (partition: number, offset: number, headers: IHeaders, topic = 'o
 const failed = (group: string) => ({ 'dlq.consumer.group': Buffer.from(group), eventType: Buffer.from('OrderCreated') });
 const marker = (of: string) => ({ 'dlq.redrive.of': Buffer.from(of) });
 
-test('waiting dead letters: a group\'s own records that no marker names, per DLQ topic, 0 for an empty one', (t) => {
+test("waiting dead letters: a group's own records that no marker names, per DLQ topic, 0 for an empty one", (t) => {
   const records = [
     record(0, 0, failed('product-service')),
     record(0, 1, failed('product-service')),
@@ -34,10 +34,13 @@ test('waiting dead letters: a group\'s own records that no marker names, per DLQ
     record(0, 0, marker('0:1'), 'user.events.dlq'),
   ];
   const waiting = waitingDeadLetters(records, 'product-service', ['order.events.dlq', 'user.events.dlq']);
-  t.deepEqual([...waiting], [
-    ['order.events.dlq', 2],
-    ['user.events.dlq', 0],
-  ]);
+  t.deepEqual(
+    [...waiting],
+    [
+      ['order.events.dlq', 2],
+      ['user.events.dlq', 0],
+    ],
+  );
   t.deepEqual([...waitingDeadLetters(records, 'user-service', ['order.events.dlq'])], [['order.events.dlq', 1]]);
 });
 
@@ -57,7 +60,9 @@ function fakeKafka() {
     deletedGroups: [] as string[],
   };
   const partitionsOf = (topic: string) =>
-    [...state.high].filter(([key]) => key.startsWith(`${topic}:`)).map(([key, high]) => ({ partition: Number(key.split(':').at(-1)), low: '0', high, offset: high }));
+    [...state.high]
+      .filter(([key]) => key.startsWith(`${topic}:`))
+      .map(([key, high]) => ({ partition: Number(key.split(':').at(-1)), low: '0', high, offset: high }));
   const kafka = {
     admin: () => ({
       connect: async () => {
@@ -68,7 +73,10 @@ function fakeKafka() {
         if (state.down) throw new Error('connection refused');
         return topics.map((topic) => ({
           topic,
-          partitions: partitionsOf(topic).map(({ partition }) => ({ partition, offset: state.committed.get(`${topic}:${partition}`) ?? '-1' })),
+          partitions: partitionsOf(topic).map(({ partition }) => ({
+            partition,
+            offset: state.committed.get(`${topic}:${partition}`) ?? '-1',
+          })),
         }));
       },
       fetchTopicOffsets: async (topic: string) => {
@@ -102,13 +110,21 @@ async function values(registry: Registry, name: string): Promise<Array<[Record<s
 test('a round reports lag and commits per partition and the waiting DLQ messages; Kafka down keeps the last values', async (t) => {
   const { state, kafka } = fakeKafka();
   const registry = new Registry();
-  const monitor = new ConsumerMonitor({ kafka, groupId: 'product-service', topics: ['order.events'], registry, logger: createLogger('test', 'silent') });
+  const monitor = new ConsumerMonitor({
+    kafka,
+    groupId: 'product-service',
+    topics: ['order.events'],
+    registry,
+    logger: createLogger('test', 'silent'),
+  });
   await monitor.poll();
   t.deepEqual(await values(registry, 'kafka_consumergroup_lag'), [
     [{ consumergroup: 'product-service', topic: 'order.events', partition: '0' }, 3],
     [{ consumergroup: 'product-service', topic: 'order.events', partition: '1' }, 3],
   ]);
-  t.deepEqual(await values(registry, 'kafka_consumergroup_current_offset'), [[{ consumergroup: 'product-service', topic: 'order.events', partition: '0' }, 5]]);
+  t.deepEqual(await values(registry, 'kafka_consumergroup_current_offset'), [
+    [{ consumergroup: 'product-service', topic: 'order.events', partition: '0' }, 5],
+  ]);
   t.deepEqual(await values(registry, 'saga_dlq_messages'), [[{ consumergroup: 'product-service', topic: 'order.events.dlq' }, 0]]);
   t.is(state.reads, 0, 'empty DLQ partitions are not read');
 

@@ -27,7 +27,7 @@ const answer = (propertySources: Array<{ name: string; source: Record<string, un
   propertySources,
 });
 
-test("a config service answer becomes one nested node-config layer", (t) => {
+test('a config service answer becomes one nested node-config layer', (t) => {
   const layer = settingsLayer(
     answer([
       { name: 'order.yml', source: { 'saga.maxWaitSeconds': 45 } },
@@ -37,8 +37,10 @@ test("a config service answer becomes one nested node-config layer", (t) => {
   t.deepEqual(layer, { saga: { maxWaitSeconds: 45 }, log: { level: 'info' } });
 });
 
-test('a key of a config answer that would reach Object\'s prototype is dropped from the layer', (t) => {
-  const layer = settingsLayer(answer([{ name: 'order.yml', source: { '__proto__.polluted': true, 'a.constructor.x': 1, 'log.level': 'warn' } }]));
+test("a key of a config answer that would reach Object's prototype is dropped from the layer", (t) => {
+  const layer = settingsLayer(
+    answer([{ name: 'order.yml', source: { '__proto__.polluted': true, 'a.constructor.x': 1, 'log.level': 'warn' } }]),
+  );
   t.deepEqual(JSON.parse(JSON.stringify(layer)), { log: { level: 'warn' } });
   t.is(({} as { polluted?: unknown }).polluted, undefined);
 });

@@ -29,7 +29,11 @@ const valid = {
   },
   registry: { url: 'http://127.0.0.1:8081/apis/ccompat/v7' },
   outbox: { deleteAfterInsert: true, maxEventBytes: 921_600 },
-  eureka: { serviceUrl: 'http://127.0.0.1:8761/eureka/, http://127.0.0.2:8761/eureka', renewalIntervalSeconds: 5, leaseDurationSeconds: 15 },
+  eureka: {
+    serviceUrl: 'http://127.0.0.1:8761/eureka/, http://127.0.0.2:8761/eureka',
+    renewalIntervalSeconds: 5,
+    leaseDurationSeconds: 15,
+  },
   auth: { publicKeyFile: '/keys/jwt-public-key.json', issuer: 'cdc-outbox-saga-local', audience: 'cdc-outbox-saga' },
   health: { intervalMs: 2000 },
   shutdown: { drainMs: 3500 },
@@ -59,7 +63,7 @@ test('a missing key fails the start and is named', (t) => {
   t.true(result.error!.issues.some((issue) => issue.path.join('.') === 'registry'));
 });
 
-test('a dedupe retention that does not outlive the topics\' 7-day retention is refused', (t) => {
+test("a dedupe retention that does not outlive the topics' 7-day retention is refused", (t) => {
   const result = baseServiceSettings.safeParse({ ...valid, kafka: { ...valid.kafka, dedupeRetentionHours: 168 } });
   t.false(result.success);
   t.regex(result.error!.issues[0]!.message, /168 h retention/);
@@ -81,7 +85,12 @@ test('a database password is read from the file DB_PASSWORD_FILE names, for the 
   writeFileSync(join(dir, 'migrate'), 'migrate-secret\r\n');
   const settings = baseServiceSettings.parse({
     ...valid,
-    db: { ...valid.db, password: undefined, passwordFile: join(dir, 'runtime'), migration: { user: 'order_migrate', passwordFile: join(dir, 'migrate') } },
+    db: {
+      ...valid.db,
+      password: undefined,
+      passwordFile: join(dir, 'runtime'),
+      migration: { user: 'order_migrate', passwordFile: join(dir, 'migrate') },
+    },
   });
   t.is(settings.db.password, 'runtime-secret');
   t.deepEqual(settings.db.migration, { user: 'order_migrate', password: 'migrate-secret' });
@@ -95,12 +104,18 @@ test('a database password missing, given twice, or in a file that cannot be read
     return result.error!.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
   };
   t.deepEqual(problems({ password: undefined }), ['db: password: missing (give it, or the path of a file that holds it)']);
-  t.deepEqual(problems({ passwordFile: '/nonexistent/secret' }), ['db: passwordFile: give either the secret or the file that holds it, not both']);
-  t.deepEqual(problems({ password: undefined, passwordFile: '/nonexistent/secret' }), ['db: passwordFile: cannot read /nonexistent/secret (ENOENT)']);
-  t.deepEqual(problems({ migration: { user: 'order_migrate' } }), ['db.migration: password: missing (give it, or the path of a file that holds it)']);
+  t.deepEqual(problems({ passwordFile: '/nonexistent/secret' }), [
+    'db: passwordFile: give either the secret or the file that holds it, not both',
+  ]);
+  t.deepEqual(problems({ password: undefined, passwordFile: '/nonexistent/secret' }), [
+    'db: passwordFile: cannot read /nonexistent/secret (ENOENT)',
+  ]);
+  t.deepEqual(problems({ migration: { user: 'order_migrate' } }), [
+    'db.migration: password: missing (give it, or the path of a file that holds it)',
+  ]);
 });
 
-test('the auth settings need the public key file, issuer and audience; the tolerance defaults to 30 s, the lifetime cap to the verifier\'s 24 h', (t) => {
+test("the auth settings need the public key file, issuer and audience; the tolerance defaults to 30 s, the lifetime cap to the verifier's 24 h", (t) => {
   const settings = baseServiceSettings.parse(valid);
   t.like(settings.auth, { clockToleranceSeconds: 30, maxLifetimeSeconds: undefined });
   const { publicKeyFile: _file, ...withoutKey } = valid.auth;

@@ -73,7 +73,10 @@ export function changeStock(trx: Knex.Transaction, changes: Array<{ productId: s
         changes.map((change) => change.productId),
       )
       .update({
-        stock: trx.raw(`stock + CASE id ${cases} END`, changes.flatMap((change) => [change.productId, change.delta])),
+        stock: trx.raw(
+          `stock + CASE id ${cases} END`,
+          changes.flatMap((change) => [change.productId, change.delta]),
+        ),
         updated_at: trx.fn.now(6),
       }),
   ];
@@ -133,5 +136,7 @@ export async function lockReservation(trx: Knex.Transaction, orderId: string): P
 }
 
 export function markReleased(trx: Knex.Transaction, orderId: string): Statement {
-  return trx('reservations').where({ order_id: orderId }).update({ status: 'RELEASED', updated_at: trx.fn.now(6) });
+  return trx('reservations')
+    .where({ order_id: orderId })
+    .update({ status: 'RELEASED', updated_at: trx.fn.now(6) });
 }

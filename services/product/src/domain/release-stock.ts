@@ -12,7 +12,10 @@ export async function releaseStock(trx: Knex.Transaction, orderId: string): Prom
   const reservation = await lockReservation(trx, orderId);
   if (reservation?.status !== 'RESERVED') return undefined;
   await inOneTrip(trx, [
-    ...changeStock(trx, reservation.lines.map((line) => ({ productId: line.productId, delta: line.quantity }))),
+    ...changeStock(
+      trx,
+      reservation.lines.map((line) => ({ productId: line.productId, delta: line.quantity })),
+    ),
     markReleased(trx, orderId),
   ]);
   return reservation;

@@ -10,18 +10,14 @@ import {
 } from '../data/product-repository.js';
 
 export type ReservationDecision =
-  | { reserved: true; lines: ReservationLine[]; amount: number }
-  | { reserved: false; reason: Reason; productId: string };
+  { reserved: true; lines: ReservationLine[]; amount: number } | { reserved: false; reason: Reason; productId: string };
 
 /**
  * All or nothing: every line must name a known product with enough stock, or nothing is reserved.
  * Lines of the same product are added up first (the order API refuses them, but an event is an event).
  * The first failing line, in the order's own order, names the reason.
  */
-export function decideReservation(
-  items: OrderCreated['items'],
-  products: Map<string, Product>,
-): ReservationDecision {
+export function decideReservation(items: OrderCreated['items'], products: Map<string, Product>): ReservationDecision {
   const wanted = new Map<string, number>();
   for (const { productId, quantity } of items) wanted.set(productId, (wanted.get(productId) ?? 0) + quantity);
   for (const [productId, quantity] of wanted) {
@@ -63,7 +59,12 @@ export async function reserveStock(
   const decision = decideReservation(order.items, products);
   const writes = [
     ...reservationStatements(trx, reservationRecord(order, decision)),
-    ...(decision.reserved ? changeStock(trx, decision.lines.map((line) => ({ productId: line.productId, delta: -line.quantity }))) : []),
+    ...(decision.reserved
+      ? changeStock(
+          trx,
+          decision.lines.map((line) => ({ productId: line.productId, delta: -line.quantity })),
+        )
+      : []),
   ];
   try {
     await outbox.write(trx, decisionEvent(order, decision, traceparent), writes);
@@ -78,7 +79,12 @@ export async function reserveStock(
 function decisionEvent(order: OrderCreated, decision: ReservationDecision, traceparent: string | null): OutboxEvent {
   const common = { orderId: order.orderId, userId: order.userId, occurredAt: Date.now() };
   return decision.reserved
-    ? { type: 'StockReserved', aggregateId: order.orderId, payload: { ...common, amount: decision.amount, lines: decision.lines }, traceparent }
+    ? {
+        type: 'StockReserved',
+        aggregateId: order.orderId,
+        payload: { ...common, amount: decision.amount, lines: decision.lines },
+        traceparent,
+      }
     : {
         type: 'StockReservationFailed',
         aggregateId: order.orderId,

@@ -8,7 +8,10 @@ export function onOrderCreated({ outbox, logger }: ServiceContext): EventHandler
     const decision = await reserveStock(trx, outbox, order, event.traceparent);
     if (!decision) {
       // A replay, or the order ended by its deadline before this event came: the recorded decision stands.
-      logger.warn({ orderId: order.orderId, eventId: event.eventId }, 'a stock decision is recorded for this order already; OrderCreated ignored');
+      logger.warn(
+        { orderId: order.orderId, eventId: event.eventId },
+        'a stock decision is recorded for this order already; OrderCreated ignored',
+      );
     }
   };
 }

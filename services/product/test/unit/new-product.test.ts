@@ -14,12 +14,23 @@ test('names with control or format characters, lone surrogates or nothing visibl
   for (const name of ['Pen\u0000', '\u001b[2JPen', 'Pen\nInk', 'Pen\u202Egnp', '\u200b', '\ud800', '   ', '']) {
     const result = newProduct.safeParse({ name, price: 1, stock: 1 });
     t.false(result.success, JSON.stringify(name));
-    t.deepEqual(result.error?.issues.map((issue) => issue.path.join('.')), ['name'], JSON.stringify(name));
+    t.deepEqual(
+      result.error?.issues.map((issue) => issue.path.join('.')),
+      ['name'],
+      JSON.stringify(name),
+    );
   }
 });
 
 test('price and stock are whole numbers in range', (t) => {
-  for (const [price, stock] of [[-1, 1], [1, -1], [1.5, 1], [1, 0.5], [1_000_000_001, 1], ['1', 1]]) {
+  for (const [price, stock] of [
+    [-1, 1],
+    [1, -1],
+    [1.5, 1],
+    [1, 0.5],
+    [1_000_000_001, 1],
+    ['1', 1],
+  ]) {
     t.false(newProduct.safeParse({ name: 'Pen', price, stock }).success, `${String(price)} ${String(stock)}`);
   }
 });

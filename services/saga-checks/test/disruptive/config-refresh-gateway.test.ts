@@ -43,7 +43,11 @@ test.serial('a committed rate limit and timeouts change the running gateway with
   t.is(await policy(), '"default";q=200;w=2', 'config-repo/gateway.yml in force');
 
   const version = commit(
-    (text) => text.replace(/capacity: \d+/, 'capacity: 50').replace(/refillPerSecond: \d+/, 'refillPerSecond: 25').replace(/timeoutMs: 65000/, 'timeoutMs: 40000'),
+    (text) =>
+      text
+        .replace(/capacity: \d+/, 'capacity: 50')
+        .replace(/refillPerSecond: \d+/, 'refillPerSecond: 25')
+        .replace(/timeoutMs: 65000/, 'timeoutMs: 40000'),
     'tighter limits',
   );
   const took = await waitFor('the new limits in force', policy, (p) => p === '"default";q=50;w=2', 10_000);
@@ -53,6 +57,11 @@ test.serial('a committed rate limit and timeouts change the running gateway with
   t.regex(gateway.log(), /"upstream\.timeoutMs":40000/, 'the response timeout applied live');
 
   commit((text) => text.replace(/capacity: \d+/, 'capacity: -1'), 'an invalid limit');
-  await waitFor('the invalid commit refused', async () => gateway.log(), (log) => log.includes('commit refused'), 10_000);
+  await waitFor(
+    'the invalid commit refused',
+    async () => gateway.log(),
+    (log) => log.includes('commit refused'),
+    10_000,
+  );
   t.is(await policy(), '"default";q=50;w=2', 'the last good limits stay');
 });

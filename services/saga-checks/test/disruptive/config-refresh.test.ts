@@ -44,50 +44,70 @@ async function appliedWait(): Promise<string | null> {
 
 let fixtures: Promise<{ userId: string; productId: string }> | undefined;
 /** A buyer and a product for this file's orders, made once. */
-const fixture = () => (fixtures ??= Promise.all([createUser(10_000), createProduct(1, 10_000)]).then(([userId, productId]) => ({ userId, productId })));
+const fixture = () =>
+  (fixtures ??= Promise.all([createUser(10_000), createProduct(1, 10_000)]).then(([userId, productId]) => ({ userId, productId })));
 
+test.serial(
+  'with the config service down, an instance starts on its local settings, says why, and takes the service up once it answers',
+  async (t) => {
+    await startExtraInstance('order', instanceId, instancePort, {
+      CONFIG_SERVER_URL: `http://127.0.0.1:${configPort}`,
+      // The default profile, whatever NODE_ENV the test runner set: order-test.yml would quieten the log.
+      CONFIG_PROFILE: 'default',
+    });
+    const atStart = await health();
+    t.is(atStart.config.source, 'local');
+    t.truthy(atStart.config.reason);
+    const unavailable = readFileSync(logFile(instanceId), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('config service unavailable'));
+    t.is(unavailable.length, 1, 'one clear line');
+    t.regex(unavailable[0]!, /starting on the local settings/);
+    t.is(await appliedWait(), 'wait=50', 'the local default (60) in force');
 
-test.serial('with the config service down, an instance starts on its local settings, says why, and takes the service up once it answers', async (t) => {
-  await startExtraInstance('order', instanceId, instancePort, {
-    CONFIG_SERVER_URL: `http://127.0.0.1:${configPort}`,
-    // The default profile, whatever NODE_ENV the test runner set: order-test.yml would quieten the log.
-    CONFIG_PROFILE: 'default',
-  });
-  const atStart = await health();
-  t.is(atStart.config.source, 'local');
-  t.truthy(atStart.config.reason);
-  const unavailable = readFileSync(logFile(instanceId), 'utf8')
-    .split('\n')
-    .filter((line) => line.includes('config service unavailable'));
-  t.is(unavailable.length, 1, 'one clear line');
-  t.regex(unavailable[0]!, /starting on the local settings/);
-  t.is(await appliedWait(), 'wait=50', 'the local default (60) in force');
+    configServer = await clone.startConfigServer(configPort);
+    const head = clone.head();
+    const took = await waitFor(
+      'the instance taking the config service up',
+      health,
+      (h) => h.config.source === 'config-service' && h.config.version === head,
+      10_000,
+    );
+    t.is(await appliedWait(), 'wait=45', 'config-repo/order.yml in force');
+    t.log(`the config service's settings in force ${took} ms after it answered`);
+  },
+);
 
-  configServer = await clone.startConfigServer(configPort);
-  const head = clone.head();
-  const took = await waitFor('the instance taking the config service up', health, (h) => h.config.source === 'config-service' && h.config.version === head, 10_000);
-  t.is(await appliedWait(), 'wait=45', 'config-repo/order.yml in force');
-  t.log(`the config service's settings in force ${took} ms after it answered`);
-});
+test.serial(
+  'a commit to a live key changes the running instance within seconds; an invalid commit is refused and the last good settings stay',
+  async (t) => {
+    good = clone.commit(
+      'order.yml',
+      (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: 20') + 'kafka:\n  retry:\n    minMs: 150\n    maxMs: 10000\n',
+      'shorter waits',
+    );
+    const took = await waitFor('the new commit in force', health, (h) => h.config.version === good, 10_000);
+    t.is(await appliedWait(), 'wait=20');
+    t.log(`commit in force ${took} ms after it was made`);
+    const log = () => readFileSync(logFile(instanceId), 'utf8');
+    t.regex(log(), /"kafka\.retry\.minMs":150/, 'the consumer backoff applied live too');
 
-test.serial('a commit to a live key changes the running instance within seconds; an invalid commit is refused and the last good settings stay', async (t) => {
-  good = clone.commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: 20') + 'kafka:\n  retry:\n    minMs: 150\n    maxMs: 10000\n', 'shorter waits');
-  const took = await waitFor('the new commit in force', health, (h) => h.config.version === good, 10_000);
-  t.is(await appliedWait(), 'wait=20');
-  t.log(`commit in force ${took} ms after it was made`);
-  const log = () => readFileSync(logFile(instanceId), 'utf8');
-  t.regex(log(), /"kafka\.retry\.minMs":150/, 'the consumer backoff applied live too');
+    const restartOnly = clone.commit('order.yml', (text) => text.replace(/outcomePollMs: \d+/, 'outcomePollMs: 300'), 'a restart-only key');
+    await waitFor('the restart-only commit in force', health, (h) => h.config.version === restartOnly, 10_000);
+    t.regex(log(), /take effect only after a restart.*saga\.outcomePollMs|saga\.outcomePollMs.*take effect only after a restart/);
 
-  const restartOnly = clone.commit('order.yml', (text) => text.replace(/outcomePollMs: \d+/, 'outcomePollMs: 300'), 'a restart-only key');
-  await waitFor('the restart-only commit in force', health, (h) => h.config.version === restartOnly, 10_000);
-  t.regex(log(), /take effect only after a restart.*saga\.outcomePollMs|saga\.outcomePollMs.*take effect only after a restart/);
-
-  const bad = clone.commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: -5'), 'an invalid wait');
-  await waitFor('the invalid commit refused', async () => log(), (text) => text.includes(bad) && text.includes('commit refused'), 10_000);
-  t.is((await health()).config.version, restartOnly, 'the last good commit stays in force');
-  t.is(await appliedWait(), 'wait=20', 'and so does its value');
-  t.regex(log(), /saga\.maxWaitSeconds/);
-});
+    const bad = clone.commit('order.yml', (text) => text.replace(/maxWaitSeconds: \d+/, 'maxWaitSeconds: -5'), 'an invalid wait');
+    await waitFor(
+      'the invalid commit refused',
+      async () => log(),
+      (text) => text.includes(bad) && text.includes('commit refused'),
+      10_000,
+    );
+    t.is((await health()).config.version, restartOnly, 'the last good commit stays in force');
+    t.is(await appliedWait(), 'wait=20', 'and so does its value');
+    t.regex(log(), /saga\.maxWaitSeconds/);
+  },
+);
 
 test.serial('a tag is a label too, answered with the commit it names', async (t) => {
   git(['tag', 'config-test-tag', good], clone.dir);

@@ -39,6 +39,8 @@ test.serial('pausing a connector makes ConnectorNotRunning fire on the live Prom
   t.true(firedAfterMs >= 60_000, `fired after ${firedAfterMs} ms, before its 1 min 'for' passed`);
   t.true(firedAfterMs <= 95_000, `fired after ${firedAfterMs} ms`);
   t.log(`ConnectorNotRunning fired ${firedAfterMs} ms after the connector was paused`);
-  const [running] = await query(`sum by (connector) (kafka_connect_connect_worker_metrics_connector_running_task_count{connector="${connector}"})`);
+  const [running] = await query(
+    `sum by (connector) (kafka_connect_connect_worker_metrics_connector_running_task_count{connector="${connector}"})`,
+  );
   t.is(running?.value[1], '0');
 });

@@ -38,7 +38,8 @@ async function runToEnd(file: string, args: string[]): Promise<Outcome> {
 }
 
 /** The built CLI itself, as `npm run dlq` runs it after building. */
-const dlq = (...args: string[]) => runToEnd(process.execPath, [join(settings.repoRoot, 'services/saga-checks/dist/src/dlq-cli.js'), ...args]);
+const dlq = (...args: string[]) =>
+  runToEnd(process.execPath, [join(settings.repoRoot, 'services/saga-checks/dist/src/dlq-cli.js'), ...args]);
 
 interface Entry {
   id: string;
@@ -120,7 +121,12 @@ test.serial('an order dead-lettered for a cause that is then fixed is re-driven 
   t.is(placed.status, 202, JSON.stringify(placed.body));
   const orderId = placed.body.id as string;
 
-  await waitFor(`${orderId}'s OrderCreated on ${DLQ}`, () => entryFor(orderId), (entry) => entry !== undefined, 60_000);
+  await waitFor(
+    `${orderId}'s OrderCreated on ${DLQ}`,
+    () => entryFor(orderId),
+    (entry) => entry !== undefined,
+    60_000,
+  );
   const failed = (await entryFor(orderId))!;
   t.like(failed, {
     consumerGroup: 'product-service',
@@ -139,8 +145,15 @@ test.serial('an order dead-lettered for a cause that is then fixed is re-driven 
   t.deepEqual(await dbs.product('reservations').where({ order_id: orderId }), []);
   // npm run saga says where it is stuck and why.
   const stuck = await sagaStory(orderId);
-  t.like(stuck.state, { status: 'PENDING', final: false, waitingFor: { service: 'product', on: 'OrderCreated', phase: 'consumer', deadLetter: { id: failed.id } } });
-  t.like(stuck.story.find((entry) => entry.kind === 'dead-letter'), { id: failed.id, group: 'product-service', redriven: false });
+  t.like(stuck.state, {
+    status: 'PENDING',
+    final: false,
+    waitingFor: { service: 'product', on: 'OrderCreated', phase: 'consumer', deadLetter: { id: failed.id } },
+  });
+  t.like(
+    stuck.story.find((entry) => entry.kind === 'dead-letter'),
+    { id: failed.id, group: 'product-service', redriven: false },
+  );
   const told = await runCli('saga', [orderId]);
   t.regex(told.stdout, /\nnow: PENDING for [\d.]+ s\n {2}waits for the product service to reserve the stock on OrderCreated/);
   t.true(told.stdout.includes(`fix the cause, then: npm run dlq -- redrive ${failed.id}`), told.stdout);
@@ -154,20 +167,37 @@ test.serial('an order dead-lettered for a cause that is then fixed is re-driven 
   t.deepEqual(results[0]!.from, [failed.id]);
   const to = coordinates(results[0]!.to);
   t.is(to.topic, 'order.events');
-  t.is(to.partition, failed.original.partition!, 'the key lands on the partition of its order\'s events');
+  t.is(to.partition, failed.original.partition!, "the key lands on the partition of its order's events");
 
-  await waitFor(`order ${orderId} completed`, () => orderStatus(orderId), (status) => status === 'COMPLETED', 60_000);
+  await waitFor(
+    `order ${orderId} completed`,
+    () => orderStatus(orderId),
+    (status) => status === 'COMPLETED',
+    60_000,
+  );
   t.is(await stockOf(productId), 3);
   t.is(await pointsOf(userId), 80);
 
   const after = (await entryFor(orderId))!;
   t.true(after.redriven);
-  t.deepEqual(after.redrives.map((r) => [r.to, r.count]), [[results[0]!.to, 1]]);
+  t.deepEqual(
+    after.redrives.map((r) => [r.to, r.count]),
+    [[results[0]!.to, 1]],
+  );
   const done = await sagaStory(orderId);
   t.like(done.state, { status: 'COMPLETED', final: true, waitingFor: null });
-  t.like(done.story.find((entry) => entry.kind === 'dead-letter'), { id: failed.id, redriven: true });
-  t.like(done.story.find((entry) => entry.kind === 're-drive'), { of: failed.id, to: results[0]!.to });
-  t.true(done.story.some((entry) => entry.kind === 'event' && entry.eventType === 'OrderCreated' && entry.redrivenFrom === failed.id), 'the re-driven copy');
+  t.like(
+    done.story.find((entry) => entry.kind === 'dead-letter'),
+    { id: failed.id, redriven: true },
+  );
+  t.like(
+    done.story.find((entry) => entry.kind === 're-drive'),
+    { of: failed.id, to: results[0]!.to },
+  );
+  t.true(
+    done.story.some((entry) => entry.kind === 'event' && entry.eventType === 'OrderCreated' && entry.redrivenFrom === failed.id),
+    'the re-driven copy',
+  );
 
   // --all would not re-drive it again.
   const dryRun = await dlq('redrive', '--all', '--topic', DLQ, '--dry-run', '--json');
@@ -194,13 +224,21 @@ test.serial('an order dead-lettered for a cause that is then fixed is re-driven 
   t.is(forced.code, 0, forced.stderr);
   const second = coordinates((JSON.parse(forced.stdout) as { redriven: Array<{ to: string }> }).redriven[0]!.to);
   t.true(second.offset > to.offset);
-  await waitFor('the product service past the second copy', () => productServiceCommitted(second.partition), (at) => at > second.offset, 60_000);
+  await waitFor(
+    'the product service past the second copy',
+    () => productServiceCommitted(second.partition),
+    (at) => at > second.offset,
+    60_000,
+  );
   t.is(await orderStatus(orderId), 'COMPLETED');
   t.is(await stockOf(productId), 3);
   t.is(await pointsOf(userId), 80);
   const processed = await dbs.product('processed_events').where({ consumer_group: 'product-service', event_id: failed.eventId! });
   t.is(processed.length, 1);
-  t.deepEqual((await entryFor(orderId))!.redrives.map((r) => r.count), [1, 2]);
+  t.deepEqual(
+    (await entryFor(orderId))!.redrives.map((r) => r.count),
+    [1, 2],
+  );
 
   t.deepEqual(await audit({ orderIds: [orderId], productIds: [productId], userIds: [userId] }), []);
 });

@@ -22,7 +22,10 @@ test.serial('an instance whose consumer has stopped reports DOWN, in /health and
   t.teardown(() => service.stop());
   await waitFor('the gateway routing to it', gatewayInstances, (n) => n.product === before + 1, 20_000);
 
-  const served = () => service.metrics.httpDuration.get().then((m) => m.values.filter((v) => v.metricName?.endsWith('_count')).reduce((sum, v) => sum + v.value, 0));
+  const served = () =>
+    service.metrics.httpDuration
+      .get()
+      .then((m) => m.values.filter((v) => v.metricName?.endsWith('_count')).reduce((sum, v) => sum + v.value, 0));
   await waitFor(
     'a request reaching it',
     async () => {
@@ -34,16 +37,29 @@ test.serial('an instance whose consumer has stopped reports DOWN, in /health and
   );
 
   await service.consumer.stop();
-  await waitFor('its health DOWN', async () => service.health.current, (h) => h.status === 'DOWN', 10_000);
+  await waitFor(
+    'its health DOWN',
+    async () => service.health.current,
+    (h) => h.status === 'DOWN',
+    10_000,
+  );
   const health = await fetch(`${service.url}/health`);
   t.is(health.status, 503);
   t.like(await health.json(), { status: 'DOWN', checks: { consumer: { status: 'DOWN' }, database: { status: 'UP' } } });
-  await waitFor('Eureka showing it DOWN', () => eurekaInstances('product'), (list) => list.find((i) => i.instanceId === 'product-in-test')?.status === 'DOWN', 10_000);
+  await waitFor(
+    'Eureka showing it DOWN',
+    () => eurekaInstances('product'),
+    (list) => list.find((i) => i.instanceId === 'product-in-test')?.status === 'DOWN',
+    10_000,
+  );
   await waitFor('the gateway dropping it', gatewayInstances, (n) => n.product === before, 10_000);
 
   const servedBefore = await served();
   const answers = await Promise.all(Array.from({ length: 20 }, () => api('GET', `/products/${randomUUID()}`)));
-  t.deepEqual(answers.map((a) => a.status), Array(20).fill(404));
+  t.deepEqual(
+    answers.map((a) => a.status),
+    Array(20).fill(404),
+  );
   t.is(await served(), servedBefore, 'no request reached the DOWN instance');
 });
 
@@ -95,14 +111,24 @@ test.serial('an instance whose database is unreachable reports DOWN, in /health 
   await waitFor('Eureka showing it UP', inEureka, (status) => status === 'UP', 10_000);
 
   await relay.cut();
-  await waitFor('its health DOWN', async () => service.health.current, (h) => h.status === 'DOWN', 15_000);
+  await waitFor(
+    'its health DOWN',
+    async () => service.health.current,
+    (h) => h.status === 'DOWN',
+    15_000,
+  );
   const down = await fetch(`${service.url}/health`);
   t.is(down.status, 503);
   t.like(await down.json(), { status: 'DOWN', checks: { database: { status: 'DOWN' } } });
   await waitFor('Eureka showing it DOWN', inEureka, (status) => status === 'DOWN', 10_000);
 
   await relay.open();
-  await waitFor('its health UP again', async () => service.health.current, (h) => h.status === 'UP', 20_000);
+  await waitFor(
+    'its health UP again',
+    async () => service.health.current,
+    (h) => h.status === 'UP',
+    20_000,
+  );
   t.is((await fetch(`${service.url}/health`)).status, 200);
   await waitFor('Eureka showing it UP again', inEureka, (status) => status === 'UP', 10_000);
 });

@@ -55,7 +55,8 @@ async function takeDown(t: ExecutionContext, service: 'product' | 'user'): Promi
 
 const stockOf = async (productId: string) => Number((await dbs.product('products').where({ id: productId }).first('stock')).stock);
 const pointsOf = async (userId: string) => Number((await dbs.user('users').where({ id: userId }).first('points')).points);
-const sagaOf = (orderId: string) => dbs.order('sagas').where({ order_id: orderId }).first('status', 'reason', 'amount', 'created_at', 'updated_at');
+const sagaOf = (orderId: string) =>
+  dbs.order('sagas').where({ order_id: orderId }).first('status', 'reason', 'amount', 'created_at', 'updated_at');
 const deductionOf = (orderId: string) => dbs.user('point_deductions').where({ order_id: orderId }).first('status', 'reason');
 
 /** The sum of a metric of this file's order instance over the label sets `labels` matches; undefined when absent. */
@@ -89,7 +90,12 @@ async function placePending(userId: string, productId: string, quantity: number)
 /** The id of the order's `type` event once it is on the topics (published since `since`). */
 async function eventId(since: Offsets, orderId: string, type: string): Promise<string> {
   let id: string | null | undefined;
-  await waitFor(`${type} of the order on its topic`, async () => (id = (await readBetween(since, await topicEnds())).find((e) => e.key === orderId && e.eventType === type)?.eventId), Boolean, 30_000);
+  await waitFor(
+    `${type} of the order on its topic`,
+    async () => (id = (await readBetween(since, await topicEnds())).find((e) => e.key === orderId && e.eventType === type)?.eventId),
+    Boolean,
+    30_000,
+  );
   return id!;
 }
 
@@ -100,7 +106,12 @@ async function handled(db: Knex, id: string, what: string): Promise<void> {
 
 /** The saga ended by its deadline and not before, with every order row gone, reported in the log and the metrics. */
 async function expectTimedOut(t: ExecutionContext, orderId: string): Promise<void> {
-  await waitFor('the saga cancelled by its deadline', () => sagaOf(orderId), (saga) => saga?.status !== 'PENDING', (DEADLINE_SECONDS + 20) * 1000);
+  await waitFor(
+    'the saga cancelled by its deadline',
+    () => sagaOf(orderId),
+    (saga) => saga?.status !== 'PENDING',
+    (DEADLINE_SECONDS + 20) * 1000,
+  );
   const saga = await sagaOf(orderId);
   t.like(saga, { status: 'CANCELLED', reason: 'SAGA_TIMEOUT', amount: null });
   t.true(saga.updated_at.getTime() - saga.created_at.getTime() >= DEADLINE_SECONDS * 1000, 'not before its deadline');
@@ -110,78 +121,124 @@ async function expectTimedOut(t: ExecutionContext, orderId: string): Promise<voi
     readFileSync(logFile(sweeperId), 'utf8')
       .split('\n')
       .filter((line) => line.includes(orderId) && line.includes('at its deadline'));
-  await waitFor('one warning naming the order', async () => warnings().length, (n) => n === 1, 5000);
+  await waitFor(
+    'one warning naming the order',
+    async () => warnings().length,
+    (n) => n === 1,
+    5000,
+  );
   t.regex(warnings()[0]!, /"ageSeconds":\d/);
-  await waitFor('the cancellation counted as a SAGA_TIMEOUT outcome', () => metric('saga_outcomes_total', /reason="SAGA_TIMEOUT"/), (n) => (n ?? 0) >= 1, 5000);
+  await waitFor(
+    'the cancellation counted as a SAGA_TIMEOUT outcome',
+    () => metric('saga_outcomes_total', /reason="SAGA_TIMEOUT"/),
+    (n) => (n ?? 0) >= 1,
+    5000,
+  );
 }
 
-test.serial('with the user service down, the saga is cancelled at its deadline, its stock comes back, and the late StockReserved keeps no points', async (t) => {
-  await allRoutable();
-  const userId = await createUser(100);
-  const productId = await createProduct(10, 5);
-  const since = await topicEnds();
-  const bringBack = await takeDown(t, 'user');
+test.serial(
+  'with the user service down, the saga is cancelled at its deadline, its stock comes back, and the late StockReserved keeps no points',
+  async (t) => {
+    await allRoutable();
+    const userId = await createUser(100);
+    const productId = await createProduct(10, 5);
+    const since = await topicEnds();
+    const bringBack = await takeDown(t, 'user');
 
-  const orderId = await placePending(userId, productId, 2);
-  await waitFor('the stock reserved', () => stockOf(productId), (stock) => stock === 3, 15_000);
-  const pending = await sagaStateOf(orderId);
-  t.like(pending, { status: 'PENDING', final: false, waitingFor: { service: 'user', on: 'StockReserved', deadLetter: null } });
-  t.true(pending.deadline!.seconds === DEADLINE_SECONDS && pending.deadline!.remainingSeconds < DEADLINE_SECONDS, JSON.stringify(pending.deadline));
-  await waitFor(
-    'the PENDING saga in the gauges',
-    async () => [await metric('saga_pending_orders'), await metric('saga_oldest_pending_age_seconds')],
-    ([count, age]) => (count ?? 0) >= 1 && (age ?? 0) > 0,
-    DEADLINE_SECONDS * 1000,
-  );
-  await expectTimedOut(t, orderId);
-  await waitFor('the stock put back on OrderCancelled', () => stockOf(productId), (stock) => stock === 5, 30_000);
-  t.like(await dbs.product('reservations').where({ order_id: orderId }).first(), { status: 'RELEASED', reason: null });
-  const told = await runCli('saga', [orderId, '--json', '--deadline-seconds', String(DEADLINE_SECONDS)]);
-  t.is(told.code, 0, told.stderr);
-  const ended = JSON.parse(told.stdout) as SagaStory;
-  t.like(ended.state, { status: 'CANCELLED', reason: 'SAGA_TIMEOUT', final: true, deadline: null, settling: [] });
-  t.deepEqual(ended.story.flatMap((entry) => (entry.kind === 'event' ? [entry.eventType] : [])), ['OrderCreated', 'StockReserved', 'OrderCancelled']);
-  t.deepEqual(ended.story.flatMap((entry) => (entry.kind === 'decision' ? [`${entry.table} ${entry.status}`] : [])), ['reservations RESERVED', 'reservations RELEASED']);
+    const orderId = await placePending(userId, productId, 2);
+    await waitFor(
+      'the stock reserved',
+      () => stockOf(productId),
+      (stock) => stock === 3,
+      15_000,
+    );
+    const pending = await sagaStateOf(orderId);
+    t.like(pending, { status: 'PENDING', final: false, waitingFor: { service: 'user', on: 'StockReserved', deadLetter: null } });
+    t.true(
+      pending.deadline!.seconds === DEADLINE_SECONDS && pending.deadline!.remainingSeconds < DEADLINE_SECONDS,
+      JSON.stringify(pending.deadline),
+    );
+    await waitFor(
+      'the PENDING saga in the gauges',
+      async () => [await metric('saga_pending_orders'), await metric('saga_oldest_pending_age_seconds')],
+      ([count, age]) => (count ?? 0) >= 1 && (age ?? 0) > 0,
+      DEADLINE_SECONDS * 1000,
+    );
+    await expectTimedOut(t, orderId);
+    await waitFor(
+      'the stock put back on OrderCancelled',
+      () => stockOf(productId),
+      (stock) => stock === 5,
+      30_000,
+    );
+    t.like(await dbs.product('reservations').where({ order_id: orderId }).first(), { status: 'RELEASED', reason: null });
+    const told = await runCli('saga', [orderId, '--json', '--deadline-seconds', String(DEADLINE_SECONDS)]);
+    t.is(told.code, 0, told.stderr);
+    const ended = JSON.parse(told.stdout) as SagaStory;
+    t.like(ended.state, { status: 'CANCELLED', reason: 'SAGA_TIMEOUT', final: true, deadline: null, settling: [] });
+    t.deepEqual(
+      ended.story.flatMap((entry) => (entry.kind === 'event' ? [entry.eventType] : [])),
+      ['OrderCreated', 'StockReserved', 'OrderCancelled'],
+    );
+    t.deepEqual(
+      ended.story.flatMap((entry) => (entry.kind === 'decision' ? [`${entry.table} ${entry.status}`] : [])),
+      ['reservations RESERVED', 'reservations RELEASED'],
+    );
 
-  // Back, the user service finds StockReserved and OrderCancelled waiting on two topics, and handles them in
-  // either order: OrderCancelled first records CANCELLED, and StockReserved then takes nothing; StockReserved
-  // first deducts, and OrderCancelled gives the points back (REFUNDED), while the order service ignores the
-  // PointsDeducted of a saga that has ended.
-  const reserved = await eventId(since, orderId, 'StockReserved');
-  const cancelled = await eventId(since, orderId, 'OrderCancelled');
-  await bringBack();
-  await handled(dbs.user, reserved, 'the late StockReserved handled');
-  await handled(dbs.user, cancelled, 'OrderCancelled handled by the user service');
-  const deduction = await deductionOf(orderId);
-  t.true(['CANCELLED', 'REFUNDED'].includes(deduction?.status), `the deduction row: ${JSON.stringify(deduction)}`);
-  t.log(`the user service handled ${deduction?.status === 'CANCELLED' ? 'OrderCancelled' : 'StockReserved'} first`);
-  if (deduction?.status === 'REFUNDED') await handled(dbs.order, await eventId(since, orderId, 'PointsDeducted'), 'the late PointsDeducted handled');
-  t.is(await pointsOf(userId), 100, 'no points kept');
-  t.like(await sagaOf(orderId), { status: 'CANCELLED', reason: 'SAGA_TIMEOUT' });
-  t.deepEqual(await audit({ orderIds: [orderId], productIds: [productId], userIds: [userId], deadlineSeconds: DEADLINE_SECONDS }), []);
-});
+    // Back, the user service finds StockReserved and OrderCancelled waiting on two topics, and handles them in
+    // either order: OrderCancelled first records CANCELLED, and StockReserved then takes nothing; StockReserved
+    // first deducts, and OrderCancelled gives the points back (REFUNDED), while the order service ignores the
+    // PointsDeducted of a saga that has ended.
+    const reserved = await eventId(since, orderId, 'StockReserved');
+    const cancelled = await eventId(since, orderId, 'OrderCancelled');
+    await bringBack();
+    await handled(dbs.user, reserved, 'the late StockReserved handled');
+    await handled(dbs.user, cancelled, 'OrderCancelled handled by the user service');
+    const deduction = await deductionOf(orderId);
+    t.true(['CANCELLED', 'REFUNDED'].includes(deduction?.status), `the deduction row: ${JSON.stringify(deduction)}`);
+    t.log(`the user service handled ${deduction?.status === 'CANCELLED' ? 'OrderCancelled' : 'StockReserved'} first`);
+    if (deduction?.status === 'REFUNDED')
+      await handled(dbs.order, await eventId(since, orderId, 'PointsDeducted'), 'the late PointsDeducted handled');
+    t.is(await pointsOf(userId), 100, 'no points kept');
+    t.like(await sagaOf(orderId), { status: 'CANCELLED', reason: 'SAGA_TIMEOUT' });
+    t.deepEqual(await audit({ orderIds: [orderId], productIds: [productId], userIds: [userId], deadlineSeconds: DEADLINE_SECONDS }), []);
+  },
+);
 
-test.serial('with the product service down, the saga is cancelled at its deadline; the late reservation is released and the late StockReserved takes no points', async (t) => {
-  await allRoutable();
-  const userId = await createUser(100);
-  const productId = await createProduct(10, 5);
-  const since = await topicEnds();
-  const bringBack = await takeDown(t, 'product');
+test.serial(
+  'with the product service down, the saga is cancelled at its deadline; the late reservation is released and the late StockReserved takes no points',
+  async (t) => {
+    await allRoutable();
+    const userId = await createUser(100);
+    const productId = await createProduct(10, 5);
+    const since = await topicEnds();
+    const bringBack = await takeDown(t, 'product');
 
-  const orderId = await placePending(userId, productId, 2);
-  await expectTimedOut(t, orderId);
-  // The user service is up: it records the order's end before it ever hears of the order.
-  await waitFor('the user service recording the end', () => deductionOf(orderId), (row) => row?.status === 'CANCELLED', 30_000);
-  t.like(await deductionOf(orderId), { reason: 'SAGA_TIMEOUT' });
+    const orderId = await placePending(userId, productId, 2);
+    await expectTimedOut(t, orderId);
+    // The user service is up: it records the order's end before it ever hears of the order.
+    await waitFor(
+      'the user service recording the end',
+      () => deductionOf(orderId),
+      (row) => row?.status === 'CANCELLED',
+      30_000,
+    );
+    t.like(await deductionOf(orderId), { reason: 'SAGA_TIMEOUT' });
 
-  // Back, the product service reads OrderCreated, then OrderCancelled (one partition, in order): it reserves,
-  // then releases. The user service finds the CANCELLED row for the late StockReserved and takes nothing.
-  await bringBack();
-  await waitFor('the late reservation released', async () => (await dbs.product('reservations').where({ order_id: orderId }).first('status'))?.status, (status) => status === 'RELEASED', 60_000);
-  t.is(await stockOf(productId), 5, 'the stock is back');
-  await handled(dbs.user, await eventId(since, orderId, 'StockReserved'), 'the late StockReserved handled');
-  t.like(await deductionOf(orderId), { status: 'CANCELLED' });
-  t.is(await pointsOf(userId), 100, 'no points taken');
-  t.like(await sagaOf(orderId), { status: 'CANCELLED', reason: 'SAGA_TIMEOUT' });
-  t.deepEqual(await audit({ orderIds: [orderId], productIds: [productId], userIds: [userId], deadlineSeconds: DEADLINE_SECONDS }), []);
-});
+    // Back, the product service reads OrderCreated, then OrderCancelled (one partition, in order): it reserves,
+    // then releases. The user service finds the CANCELLED row for the late StockReserved and takes nothing.
+    await bringBack();
+    await waitFor(
+      'the late reservation released',
+      async () => (await dbs.product('reservations').where({ order_id: orderId }).first('status'))?.status,
+      (status) => status === 'RELEASED',
+      60_000,
+    );
+    t.is(await stockOf(productId), 5, 'the stock is back');
+    await handled(dbs.user, await eventId(since, orderId, 'StockReserved'), 'the late StockReserved handled');
+    t.like(await deductionOf(orderId), { status: 'CANCELLED' });
+    t.is(await pointsOf(userId), 100, 'no points taken');
+    t.like(await sagaOf(orderId), { status: 'CANCELLED', reason: 'SAGA_TIMEOUT' });
+    t.deepEqual(await audit({ orderIds: [orderId], productIds: [productId], userIds: [userId], deadlineSeconds: DEADLINE_SECONDS }), []);
+  },
+);

@@ -32,7 +32,12 @@ test('malformed JSON is a 400 MALFORMED_JSON', async (t) => {
 });
 
 test('a body that is not JSON at all is refused with 415', async (t) => {
-  await rejectsOrder(t, { raw: 'userId=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'UNSUPPORTED_MEDIA_TYPE');
+  await rejectsOrder(
+    t,
+    { raw: 'userId=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+  );
 });
 
 test('missing, extra and mistyped fields are a 400 VALIDATION_FAILED', async (t) => {
@@ -87,12 +92,23 @@ test('a malformed Idempotency-Key is a 400', async (t) => {
 
 test('bad users and products are refused and not created', async (t) => {
   const marker = `bad-${randomUUID()}`;
-  for (const body of [{ name: marker }, { name: marker, points: -1 }, { name: marker, points: 1.5 }, { name: '', points: 1 }, { name: marker, points: 1, admin: true }]) {
+  for (const body of [
+    { name: marker },
+    { name: marker, points: -1 },
+    { name: marker, points: 1.5 },
+    { name: '', points: 1 },
+    { name: marker, points: 1, admin: true },
+  ]) {
     const answer = await api('POST', '/users', { body });
     t.is(answer.status, 400, JSON.stringify(body));
     t.is(answer.body.error.code, 'VALIDATION_FAILED');
   }
-  for (const body of [{ name: marker, price: 1 }, { name: marker, price: -1, stock: 1 }, { name: marker, price: 1, stock: 0.5 }, { name: marker, price: '1', stock: 1 }]) {
+  for (const body of [
+    { name: marker, price: 1 },
+    { name: marker, price: -1, stock: 1 },
+    { name: marker, price: 1, stock: 0.5 },
+    { name: marker, price: '1', stock: 1 },
+  ]) {
     const answer = await api('POST', '/products', { body });
     t.is(answer.status, 400, JSON.stringify(body));
   }

@@ -54,7 +54,10 @@ test('the merged documents: .yml, .properties and .json, with and without a labe
   t.is(properties.status, 200);
   t.regex(properties.body, /^saga\.maxWaitSeconds[=:] ?45$/m);
   t.regex(properties.body, /^log\.level[=:] ?info$/m);
-  const json = JSON.parse((await rawGet(configServer, '/order-default.json')).body) as { saga: { maxWaitSeconds: number }; kafka: { retry: { minMs: number } } };
+  const json = JSON.parse((await rawGet(configServer, '/order-default.json')).body) as {
+    saga: { maxWaitSeconds: number };
+    kafka: { retry: { minMs: number } };
+  };
   t.is(json.saga.maxWaitSeconds, 45);
   t.is(json.kafka.retry.minMs, 100);
 });
@@ -62,7 +65,13 @@ test('the merged documents: .yml, .properties and .json, with and without a labe
 test('an unknown label is a 404, malformed labels and path traversal are refused, nothing is read outside the repository', async (t) => {
   t.is((await rawGet(configServer, '/order/default/no-such-branch')).status, 404);
   t.is((await rawGet(configServer, `/order/default/${'0'.repeat(40)}`)).status, 404);
-  for (const path of ['/order/default/..', '/order/default/..%2F..%2Fetc', '/..%2F..%2Fetc%2Fpasswd/default', '/order/default/%00', '/order/..%5C..%5Cwindows/main']) {
+  for (const path of [
+    '/order/default/..',
+    '/order/default/..%2F..%2Fetc',
+    '/..%2F..%2Fetc%2Fpasswd/default',
+    '/order/default/%00',
+    '/order/..%5C..%5Cwindows/main',
+  ]) {
     const answer = await rawGet(configServer, path);
     t.true(answer.status === 400 || answer.status === 404, `${path} answered ${answer.status}`);
     t.notRegex(answer.body, /root:|\[boot loader\]/, path);
@@ -75,7 +84,9 @@ test('the running services took their settings from it: the commit in /health, a
     const health = (await (await fetch(`${url}/health`)).json()) as { config: { source: string; version: string } };
     t.like(health.config, { source: 'config-service', version: head }, name);
   }
-  const gateway = (await (await fetch(`http://${settings.host}:${settings.ports.gatewayManagement}/health`)).json()) as { config: { version: string } };
+  const gateway = (await (await fetch(`http://${settings.host}:${settings.ports.gatewayManagement}/health`)).json()) as {
+    config: { version: string };
+  };
   t.is(gateway.config.version, head, 'gateway');
   // order.yml says 45 where the service's own default is 60: a longer wait asked for is cut to 45.
   const userId = await createUser(100);

@@ -7,10 +7,13 @@ import { query } from '../helpers/prometheus.js';
 
 const dashboards = dashboardFiles();
 
-test('every dashboard follows Grafana\'s dashboard JSON model and queries the provisioned Prometheus datasource', (t) => {
+test("every dashboard follows Grafana's dashboard JSON model and queries the provisioned Prometheus datasource", (t) => {
   const uids = provisionedDatasourceUids();
   t.is(uids.length, 1, `one provisioned datasource: ${JSON.stringify(uids)}`);
-  t.deepEqual(dashboards.map((d) => d.file), ['cdc-pipeline.json', 'saga-overview.json', 'services.json']);
+  t.deepEqual(
+    dashboards.map((d) => d.file),
+    ['cdc-pipeline.json', 'saga-overview.json', 'services.json'],
+  );
   for (const { file, dashboard } of dashboards) t.deepEqual(dashboardProblems(dashboard, uids[0]!), [], file);
   const unique = (values: string[]) => new Set(values).size === values.length;
   t.true(unique(dashboards.map((d) => d.dashboard.uid)), 'dashboard uids are unique');
@@ -56,5 +59,9 @@ test('after orders of each outcome, every panel query of every dashboard returns
     if (pending.size === 0 || Date.now() > deadline) break;
     await sleep(2000);
   }
-  t.deepEqual([...pending].map(([where, promql]) => `${where}: ${promql}`), [], 'queries that returned no series');
+  t.deepEqual(
+    [...pending].map(([where, promql]) => `${where}: ${promql}`),
+    [],
+    'queries that returned no series',
+  );
 });

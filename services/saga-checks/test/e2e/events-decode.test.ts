@@ -15,7 +15,7 @@ const expectedTypes = {
   'user.events': ['PointsDeducted', 'PointsDeductionFailed'],
 };
 
-test('every event on the three topics decodes with Confluent\'s Avro deserializer given only the registry URL', async (t) => {
+test("every event on the three topics decodes with Confluent's Avro deserializer given only the registry URL", async (t) => {
   // Make sure every event type has happened at least once.
   const userId = await createUser(10);
   const productId = await createProduct(6, 1);
@@ -46,8 +46,7 @@ test('every event on the three topics decodes with Confluent\'s Avro deserialize
   const consumer = kafka.consumer({ groupId: `decode-check-${randomUUID()}` });
   await consumer.connect();
   await consumer.subscribe({ topics: Object.keys(expectedTypes), fromBeginning: true });
-  const remaining = () =>
-    [...ends].some(([, partitions]) => [...partitions.values()].some((high) => high > 0n));
+  const remaining = () => [...ends].some(([, partitions]) => [...partitions.values()].some((high) => high > 0n));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not all events read after 120 s (${decoded} decoded)`)), 120_000);
     void consumer.run({
@@ -85,11 +84,9 @@ test('every event on the three topics decodes with Confluent\'s Avro deserialize
   await consumer.disconnect();
   t.true(decoded > 0);
 
-  const confluentEnds = Object.fromEntries(
-    [...ends.keys()].map((topic) => [topic, Object.fromEntries(highs.get(topic)!)]),
-  );
+  const confluentEnds = Object.fromEntries([...ends.keys()].map((topic) => [topic, Object.fromEntries(highs.get(topic)!)]));
   const byConfluent = await readWithConfluentPython(brokers.join(','), registryUrl, confluentEnds);
-  t.is(byConfluent.length, decoded, 'Confluent\'s deserializer read as many events as kafkajs');
+  t.is(byConfluent.length, decoded, "Confluent's deserializer read as many events as kafkajs");
   for (const record of byConfluent) {
     const where = `${record.topic}/${record.partition}/${record.offset}`;
     t.is(record.schema.split('.').pop(), record.eventType ?? undefined, where);

@@ -91,7 +91,9 @@ test('past the rate limit a subject gets 429 with Retry-After and RateLimit head
   t.regex(first.headers.get('ratelimit') ?? '', /"default";r=0;t=\d+/);
   t.is(await usersNamed(name), created, 'a row for each 201 and none for a 429');
   // Another subject has a bucket of its own.
-  const other = await fetch(`${own.url}/api/users/${randomUUID()}`, { headers: { authorization: `Bearer ${await mintToken({ subject: `other-${randomUUID().slice(0, 8)}` })}` } });
+  const other = await fetch(`${own.url}/api/users/${randomUUID()}`, {
+    headers: { authorization: `Bearer ${await mintToken({ subject: `other-${randomUUID().slice(0, 8)}` })}` },
+  });
   await other.arrayBuffer();
   t.is(other.status, 404);
 });
@@ -106,13 +108,17 @@ test('an order records the subject that placed it; another subject cannot read i
   t.is((await api('GET', `/orders/${placed.body.id}`)).status, 200);
   const stranger = await mintToken({ subject: `stranger-${randomUUID().slice(0, 8)}` });
   const hidden = await api('GET', `/orders/${placed.body.id}`, { token: stranger });
-  t.is(hidden.status, 404, 'someone else\'s order is unknown to a stranger');
+  t.is(hidden.status, 404, "someone else's order is unknown to a stranger");
   t.is(hidden.body.error.code, 'ORDER_NOT_FOUND');
   const support = await mintToken({ subject: 'support-desk', scopes: ['orders:read-all'] });
   t.is((await api('GET', `/orders/${placed.body.id}`, { token: support })).status, 200);
   // A stranger reusing the owner's Idempotency-Key gets neither the owner's order nor a new one.
   const key = `key-${randomUUID()}`;
   t.is((await placeOrder(userId, [{ productId, quantity: 1 }], { 'idempotency-key': key })).status, 201);
-  const reused = await api('POST', '/orders', { body: { userId, items: [{ productId, quantity: 1 }] }, headers: { 'idempotency-key': key }, token: stranger });
+  const reused = await api('POST', '/orders', {
+    body: { userId, items: [{ productId, quantity: 1 }] },
+    headers: { 'idempotency-key': key },
+    token: stranger,
+  });
   t.is(reused.status, 422);
 });

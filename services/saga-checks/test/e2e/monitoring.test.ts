@@ -11,7 +11,7 @@ import { consumerGroups, kafka, topicEnds } from '../helpers/topics.js';
 
 const run = promisify(execFile);
 
-test('every alert rule passes its promtool unit test, and the stack\'s Prometheus config checks', async (t) => {
+test("every alert rule passes its promtool unit test, and the stack's Prometheus config checks", async (t) => {
   const tests = await run(promtoolBinary, ['test', 'rules', join(monitoringDir, 'tests/alerts.test.yml')]);
   t.regex(tests.stdout, /SUCCESS/);
   const config = await run(promtoolBinary, ['check', 'config', join(settings.confDir, 'prometheus.yml')]);
@@ -38,10 +38,22 @@ test('Prometheus scrapes every part: one job per kind, each service instance fou
     return jobs;
   };
   // Eureka discovery refreshes every 5 s and each target is scraped every 5 s.
-  await waitFor('every target up', async () => byJob(await activeTargets()), (jobs) => JSON.stringify(jobs, Object.keys(expected).sort()) === JSON.stringify(expected, Object.keys(expected).sort()), 60_000);
+  await waitFor(
+    'every target up',
+    async () => byJob(await activeTargets()),
+    (jobs) => JSON.stringify(jobs, Object.keys(expected).sort()) === JSON.stringify(expected, Object.keys(expected).sort()),
+    60_000,
+  );
   const targets = await activeTargets();
-  t.true(targets.every((target) => target.health === 'up'), JSON.stringify(targets.filter((x) => x.health !== 'up')));
-  for (const name of serviceInstanceNames()) t.true(targets.some((target) => target.labels.instance === name), `${name} is a target`);
+  t.true(
+    targets.every((target) => target.health === 'up'),
+    JSON.stringify(targets.filter((x) => x.health !== 'up')),
+  );
+  for (const name of serviceInstanceNames())
+    t.true(
+      targets.some((target) => target.labels.instance === name),
+      `${name} is a target`,
+    );
 });
 
 test('Connect and Debezium report through the JMX exporter: every connector running, none failed, its lag behind the binlog', async (t) => {
@@ -53,11 +65,18 @@ test('Connect and Debezium report through the JMX exporter: every connector runn
     30_000,
   );
   const failed = await query('sum by (connector) (kafka_connect_connect_worker_metrics_connector_failed_task_count)');
-  t.deepEqual(failed.map((s) => [s.metric.connector, Number(s.value[1])]).sort(), connectors.map((c) => [c, 0]));
+  t.deepEqual(
+    failed.map((s) => [s.metric.connector, Number(s.value[1])]).sort(),
+    connectors.map((c) => [c, 0]),
+  );
   const behind = await query('max by (server) (debezium_mariadb_connector_metrics_millisecondsbehindsource)');
   t.deepEqual(behind.map((s) => s.metric.server).sort(), ['order-db', 'product-db', 'user-db']);
   const controller = await query('kafka_controller_kafkacontroller_value{name="ActiveControllerCount"}');
-  t.deepEqual(controller.map((s) => Number(s.value[1])), [1], 'the broker reports through its own agent');
+  t.deepEqual(
+    controller.map((s) => Number(s.value[1])),
+    [1],
+    'the broker reports through its own agent',
+  );
 });
 
 test('after orders of each outcome, PromQL answers for outcomes by reason, saga duration and CDC hops', async (t) => {
@@ -69,7 +88,9 @@ test('after orders of each outcome, PromQL answers for outcomes by reason, saga 
   await waitFor(
     'the outcomes scraped',
     () => query('sum by (status, reason) (saga_outcomes_total)'),
-    (series) => ['OUT_OF_STOCK', 'INSUFFICIENT_POINTS'].every((reason) => series.some((s) => s.metric.reason === reason)) && series.some((s) => s.metric.status === 'COMPLETED'),
+    (series) =>
+      ['OUT_OF_STOCK', 'INSUFFICIENT_POINTS'].every((reason) => series.some((s) => s.metric.reason === reason)) &&
+      series.some((s) => s.metric.status === 'COMPLETED'),
     30_000,
   );
   // Over the histogram's whole life: a rate() would show nothing for a series whose first scrape already
@@ -85,10 +106,13 @@ test('after orders of each outcome, PromQL answers for outcomes by reason, saga 
     30_000,
   );
   t.deepEqual(hops.map((s) => s.metric.job).sort(), ['order', 'product', 'user'], 'CDC hop counts per consumer');
-  t.true(hops.every((s) => Number(s.value[1]) > 0), `each consumer timed at least one hop: ${JSON.stringify(hops)}`);
+  t.true(
+    hops.every((s) => Number(s.value[1]) > 0),
+    `each consumer timed at least one hop: ${JSON.stringify(hops)}`,
+  );
 });
 
-test('MariaDB reports through the MySQL exporter, as a user that may read the server\'s status and no service\'s data', async (t) => {
+test("MariaDB reports through the MySQL exporter, as a user that may read the server's status and no service's data", async (t) => {
   // Scraped every 5 s: every collector of the exporter succeeded (a missing privilege fails its collector).
   await waitFor(
     'MariaDB scraped',
@@ -112,7 +136,9 @@ test('MariaDB reports through the MySQL exporter, as a user that may read the se
 async function groupPartitions(): Promise<string[]> {
   const ends = await topicEnds();
   return Object.entries(consumerGroups)
-    .flatMap(([group, topics]) => topics.flatMap((topic) => [...ends.get(topic)!.keys()].map((partition) => `${group} ${topic} ${partition}`)))
+    .flatMap(([group, topics]) =>
+      topics.flatMap((topic) => [...ends.get(topic)!.keys()].map((partition) => `${group} ${topic} ${partition}`)),
+    )
     .sort();
 }
 
@@ -124,13 +150,22 @@ test('every service group reports its lag per topic and partition from Kafka, an
   // Each instance reads Kafka every 10 s and is scraped every 5 s. Other test files place orders meanwhile,
   // so "caught up" is: each instance saw the partition at 0 at least once in the last minute.
   const lagged = () => query('max by (consumergroup, topic, partition) (min_over_time(kafka_consumergroup_lag[1m]))');
-  const keys = (series: Awaited<ReturnType<typeof lagged>>) => series.map((s) => `${s.metric.consumergroup} ${s.metric.topic} ${s.metric.partition}`).sort();
-  await waitFor('every partition of every group at lag 0', lagged, (series) => JSON.stringify(keys(series)) === JSON.stringify(expected) && series.every((s) => Number(s.value[1]) === 0), 90_000);
+  const keys = (series: Awaited<ReturnType<typeof lagged>>) =>
+    series.map((s) => `${s.metric.consumergroup} ${s.metric.topic} ${s.metric.partition}`).sort();
+  await waitFor(
+    'every partition of every group at lag 0',
+    lagged,
+    (series) => JSON.stringify(keys(series)) === JSON.stringify(expected) && series.every((s) => Number(s.value[1]) === 0),
+    90_000,
+  );
   const committed = await query('max by (consumergroup, topic, partition) (kafka_consumergroup_current_offset)');
-  t.true(committed.length > 0 && committed.every((s) => expected.includes(`${s.metric.consumergroup} ${s.metric.topic} ${s.metric.partition}`)), JSON.stringify(committed));
+  t.true(
+    committed.length > 0 && committed.every((s) => expected.includes(`${s.metric.consumergroup} ${s.metric.topic} ${s.metric.partition}`)),
+    JSON.stringify(committed),
+  );
 });
 
-test('every service group reports the dead letters waiting on its topics\' DLQs, as many as npm run dlq lists', async (t) => {
+test("every service group reports the dead letters waiting on its topics' DLQs, as many as npm run dlq lists", async (t) => {
   const dlqTopics = [...new Set(Object.values(consumerGroups).flat())].map((topic) => `${topic}.dlq`);
   const entries = await readDlq(kafka, dlqTopics);
   const expected = Object.entries(consumerGroups)
@@ -142,7 +177,14 @@ test('every service group reports the dead letters waiting on its topics\' DLQs,
     )
     .sort();
   const reported = async () =>
-    (await query('max by (consumergroup, topic) (saga_dlq_messages)')).map((s) => `${s.metric.consumergroup} ${s.metric.topic} ${Number(s.value[1])}`).sort();
-  const scraped = await waitForValue('the DLQ counts scraped', reported, (lines) => JSON.stringify(lines) === JSON.stringify(expected), 60_000);
+    (await query('max by (consumergroup, topic) (saga_dlq_messages)'))
+      .map((s) => `${s.metric.consumergroup} ${s.metric.topic} ${Number(s.value[1])}`)
+      .sort();
+  const scraped = await waitForValue(
+    'the DLQ counts scraped',
+    reported,
+    (lines) => JSON.stringify(lines) === JSON.stringify(expected),
+    60_000,
+  );
   t.deepEqual(scraped, expected);
 });

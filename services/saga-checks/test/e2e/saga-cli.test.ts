@@ -17,7 +17,9 @@ async function story(orderId: string): Promise<SagaStory> {
 
 const events = (s: SagaStory) => s.story.filter((e): e is Extract<StoryEntry, { kind: 'event' }> => e.kind === 'event');
 const decisions = (s: SagaStory) =>
-  s.story.filter((e): e is Extract<StoryEntry, { kind: 'decision' }> => e.kind === 'decision').map((e) => `${e.table} ${e.status}${e.reason ? ` ${e.reason}` : ''}`);
+  s.story
+    .filter((e): e is Extract<StoryEntry, { kind: 'decision' }> => e.kind === 'decision')
+    .map((e) => `${e.table} ${e.status}${e.reason ? ` ${e.reason}` : ''}`);
 
 /**
  * The story once it has settled: every event `types` names on its topic, and each applied by every service
@@ -34,28 +36,47 @@ async function settledStory(orderId: string, types: string[]): Promise<SagaStory
 
 function expectTimeOrder(t: import('ava').ExecutionContext, s: SagaStory) {
   const times = s.story.map((e) => Date.parse(e.at));
-  t.deepEqual([...times].sort((a, b) => a - b), times, 'in time order');
+  t.deepEqual(
+    [...times].sort((a, b) => a - b),
+    times,
+    'in time order',
+  );
 }
 
-test('a completed order: its four events with their hops, both services\' decisions, COMPLETED and final', async (t) => {
+test("a completed order: its four events with their hops, both services' decisions, COMPLETED and final", async (t) => {
   const userId = await createUser(100);
   const productId = await createProduct(10, 5);
   const placed = await placeOrder(userId, [{ productId, quantity: 2 }]);
   t.is(placed.body.status, 'COMPLETED', JSON.stringify(placed.body));
   const s = await settledStory(placed.body.id, ['OrderCompleted']);
 
-  t.deepEqual(events(s).map((e) => e.eventType), ['OrderCreated', 'StockReserved', 'PointsDeducted', 'OrderCompleted']);
-  t.deepEqual(events(s).map((e) => e.topic), ['order.events', 'product.events', 'user.events', 'order.events']);
+  t.deepEqual(
+    events(s).map((e) => e.eventType),
+    ['OrderCreated', 'StockReserved', 'PointsDeducted', 'OrderCompleted'],
+  );
+  t.deepEqual(
+    events(s).map((e) => e.topic),
+    ['order.events', 'product.events', 'user.events', 'order.events'],
+  );
   for (const e of events(s)) {
     t.true(e.hopMs !== null && e.hopMs >= 0 && e.hopMs < 60_000, `${e.eventType} hop ${e.hopMs}`);
     t.is(e.redrivenFrom, null);
   }
-  t.deepEqual(events(s).map((e) => e.handledBy.map((h) => h.group)), [['product-service'], ['user-service'], ['order-service'], []]);
+  t.deepEqual(
+    events(s).map((e) => e.handledBy.map((h) => h.group)),
+    [['product-service'], ['user-service'], ['order-service'], []],
+  );
   t.deepEqual(decisions(s), ['reservations RESERVED', 'point_deductions DEDUCTED']);
-  t.deepEqual(s.story.filter((e) => e.kind === 'saga').map((e) => (e as { status: string }).status), ['PENDING', 'COMPLETED']);
+  t.deepEqual(
+    s.story.filter((e) => e.kind === 'saga').map((e) => (e as { status: string }).status),
+    ['PENDING', 'COMPLETED'],
+  );
   t.like(s.saga, { orderId: placed.body.id, userId, status: 'COMPLETED', amount: 20, items: [{ productId, quantity: 2 }] });
   t.like(s.state, { status: 'COMPLETED', final: true, waitingFor: null, deadline: null, settling: [], anomalies: [] });
-  t.deepEqual(s.story.filter((e) => e.kind === 'dead-letter'), []);
+  t.deepEqual(
+    s.story.filter((e) => e.kind === 'dead-letter'),
+    [],
+  );
   expectTimeOrder(t, s);
 
   const text = await runCli('saga', [placed.body.id.toUpperCase()]);
@@ -72,8 +93,17 @@ test('C1, stock refused: REFUSED, StockReservationFailed, the order cancelled wi
   t.like(placed.body, { status: 'CANCELLED', reason: 'OUT_OF_STOCK' });
   const s = await settledStory(placed.body.id, ['OrderCancelled']);
 
-  t.deepEqual(events(s).map((e) => e.eventType), ['OrderCreated', 'StockReservationFailed', 'OrderCancelled']);
-  t.deepEqual(events(s).at(-1)!.handledBy.map((h) => h.group).sort(), ['product-service', 'user-service']);
+  t.deepEqual(
+    events(s).map((e) => e.eventType),
+    ['OrderCreated', 'StockReservationFailed', 'OrderCancelled'],
+  );
+  t.deepEqual(
+    events(s)
+      .at(-1)!
+      .handledBy.map((h) => h.group)
+      .sort(),
+    ['product-service', 'user-service'],
+  );
   // The user service records the order's end, never having been asked for points.
   t.deepEqual(decisions(s), ['reservations REFUSED OUT_OF_STOCK', 'point_deductions CANCELLED OUT_OF_STOCK']);
   t.like(s.state, { status: 'CANCELLED', reason: 'OUT_OF_STOCK', final: true, waitingFor: null, settling: [], anomalies: [] });
@@ -88,14 +118,14 @@ test('C2 + C3, points refused: the stock reserved then released, the order cance
   t.like(placed.body, { status: 'CANCELLED', reason: 'INSUFFICIENT_POINTS', amount: 60 });
   const s = await settledStory(placed.body.id, ['OrderCancelled']);
 
-  t.deepEqual(events(s).map((e) => e.eventType), ['OrderCreated', 'StockReserved', 'PointsDeductionFailed', 'StockReleased', 'OrderCancelled']);
-  t.deepEqual(events(s).map((e) => e.handledBy.map((h) => h.group).sort()), [
-    ['product-service'],
-    ['user-service'],
-    ['product-service'],
-    ['order-service'],
-    ['product-service', 'user-service'],
-  ]);
+  t.deepEqual(
+    events(s).map((e) => e.eventType),
+    ['OrderCreated', 'StockReserved', 'PointsDeductionFailed', 'StockReleased', 'OrderCancelled'],
+  );
+  t.deepEqual(
+    events(s).map((e) => e.handledBy.map((h) => h.group).sort()),
+    [['product-service'], ['user-service'], ['product-service'], ['order-service'], ['product-service', 'user-service']],
+  );
   t.deepEqual(decisions(s), ['reservations RESERVED', 'point_deductions REFUSED INSUFFICIENT_POINTS', 'reservations RELEASED']);
   t.like(s.state, { status: 'CANCELLED', reason: 'INSUFFICIENT_POINTS', final: true, waitingFor: null, settling: [], anomalies: [] });
   t.like(s.saga, { amount: 60 });

@@ -21,7 +21,11 @@ test('an order for more than the stock is cancelled with OUT_OF_STOCK (C1), stoc
   t.is(await stockOf(productId), 2);
   t.is(await pointsOf(userId), 1000);
   await expectNothingLeft(t, answer.body.id);
-  t.like(await dbs.product('reservations').where({ order_id: answer.body.id }).first(), { status: 'REFUSED', reason: 'OUT_OF_STOCK', product_id: productId });
+  t.like(await dbs.product('reservations').where({ order_id: answer.body.id }).first(), {
+    status: 'REFUSED',
+    reason: 'OUT_OF_STOCK',
+    product_id: productId,
+  });
   t.is((await dbs.product('reservation_lines').where({ order_id: answer.body.id })).length, 0, 'nothing was reserved');
   t.like((await api('GET', `/orders/${answer.body.id}`)).body, { status: 'CANCELLED', reason: 'OUT_OF_STOCK' });
 });
@@ -36,7 +40,10 @@ test('an order costing more than the points is cancelled with INSUFFICIENT_POINT
   t.is(await pointsOf(userId), 50);
   await expectNothingLeft(t, answer.body.id);
   t.like(await dbs.product('reservations').where({ order_id: answer.body.id }).first(), { status: 'RELEASED' });
-  t.like(await dbs.user('point_deductions').where({ order_id: answer.body.id }).first(), { status: 'REFUSED', reason: 'INSUFFICIENT_POINTS' });
+  t.like(await dbs.user('point_deductions').where({ order_id: answer.body.id }).first(), {
+    status: 'REFUSED',
+    reason: 'INSUFFICIENT_POINTS',
+  });
   t.deepEqual(await audit({ orderIds: [answer.body.id], productIds: [productId], userIds: [userId] }), []);
 });
 

@@ -24,44 +24,52 @@ async function taskStates(): Promise<Record<string, string[]>> {
 // client's keep-alive reconnection sometimes ends in neither a stream nor a failure, a task left RUNNING and
 // idle.) Connect never restarts a FAILED task by itself; the stack's supervisor does, with backoff, until the
 // grant is back.
-test.serial('connector tasks FAILED on a lost grant are restarted by the supervisor once it is back, and every order completes', async (t) => {
-  await stackWhole();
-  t.teardown(() => rootSql(`GRANT REPLICATION SLAVE ON *.* TO ${debezium}`));
-  const shop = await openShop();
-  let failedAfterMs = 0;
-  let backAfterMs = 0;
-  let waiting = 0;
-  const { finishedMs } = await burstThrough(t, dbs, shop, planOrders(shop, 150), async () => {
-    await sleep(1500); // into the burst
-    const revokedAt = Date.now();
-    await rootSql(`REVOKE REPLICATION SLAVE ON *.* FROM ${debezium}`);
-    for (const name of connectors) {
-      const response = await connectFetch(connect, `/connectors/${name}/tasks/0/restart`, { method: 'POST' });
-      t.true(response.ok, `restart of ${name}'s task answered ${response.status}`);
-    }
+test.serial(
+  'connector tasks FAILED on a lost grant are restarted by the supervisor once it is back, and every order completes',
+  async (t) => {
+    await stackWhole();
+    t.teardown(() => rootSql(`GRANT REPLICATION SLAVE ON *.* TO ${debezium}`));
+    const shop = await openShop();
+    let failedAfterMs = 0;
+    let backAfterMs = 0;
+    let waiting = 0;
+    const { finishedMs } = await burstThrough(t, dbs, shop, planOrders(shop, 150), async () => {
+      await sleep(1500); // into the burst
+      const revokedAt = Date.now();
+      await rootSql(`REVOKE REPLICATION SLAVE ON *.* FROM ${debezium}`);
+      for (const name of connectors) {
+        const response = await connectFetch(connect, `/connectors/${name}/tasks/0/restart`, { method: 'POST' });
+        t.true(response.ok, `restart of ${name}'s task answered ${response.status}`);
+      }
 
-    // The supervisor sees each FAILED task and asks Connect to restart it (the restart fails again while
-    // the grant is missing, which is the series of restarts its policy allows for).
-    const restarted = (name: string) => {
-      const record = readRestarts(connectorKey(name));
-      return record !== undefined && record.restarts > 0 && Date.parse(record.lastFailureAt ?? '') >= revokedAt;
-    };
-    await waitFor('every connector FAILED and restarted by the supervisor', async () => connectors.every(restarted), Boolean, 180_000);
-    failedAfterMs = Date.now() - revokedAt;
+      // The supervisor sees each FAILED task and asks Connect to restart it (the restart fails again while
+      // the grant is missing, which is the series of restarts its policy allows for).
+      const restarted = (name: string) => {
+        const record = readRestarts(connectorKey(name));
+        return record !== undefined && record.restarts > 0 && Date.parse(record.lastFailureAt ?? '') >= revokedAt;
+      };
+      await waitFor('every connector FAILED and restarted by the supervisor', async () => connectors.every(restarted), Boolean, 180_000);
+      failedAfterMs = Date.now() - revokedAt;
 
-    const grantedAt = Date.now();
-    await rootSql(`GRANT REPLICATION SLAVE ON *.* TO ${debezium}`);
-    await waitFor(
-      'the supervisor seeing every connector RUNNING again',
-      async () => connectors.map((name) => Date.parse(readRestarts(connectorKey(name))?.lastBackAt ?? '')),
-      (back) => back.every((at) => at >= grantedAt),
-      120_000,
+      const grantedAt = Date.now();
+      await rootSql(`GRANT REPLICATION SLAVE ON *.* TO ${debezium}`);
+      await waitFor(
+        'the supervisor seeing every connector RUNNING again',
+        async () => connectors.map((name) => Date.parse(readRestarts(connectorKey(name))?.lastBackAt ?? '')),
+        (back) => back.every((at) => at >= grantedAt),
+        120_000,
+      );
+      const states = await taskStates();
+      t.true(
+        connectors.every((name) => states[name]!.every((state) => state === 'RUNNING')),
+        JSON.stringify(states),
+      );
+      backAfterMs = Date.now() - grantedAt;
+      const [row] = await dbs.order('sagas').whereIn('user_id', shop.userIds).where({ status: 'PENDING' }).count({ n: '*' });
+      waiting = Number(row?.n ?? 0);
+    });
+    t.log(
+      `tasks FAILED and restarted ${failedAfterMs} ms after the grant was lost; RUNNING ${backAfterMs} ms after it was back, ${waiting} orders waiting; all completed ${finishedMs} ms after the burst began`,
     );
-    const states = await taskStates();
-    t.true(connectors.every((name) => states[name]!.every((state) => state === 'RUNNING')), JSON.stringify(states));
-    backAfterMs = Date.now() - grantedAt;
-    const [row] = await dbs.order('sagas').whereIn('user_id', shop.userIds).where({ status: 'PENDING' }).count({ n: '*' });
-    waiting = Number(row?.n ?? 0);
-  });
-  t.log(`tasks FAILED and restarted ${failedAfterMs} ms after the grant was lost; RUNNING ${backAfterMs} ms after it was back, ${waiting} orders waiting; all completed ${finishedMs} ms after the burst began`);
-});
+  },
+);

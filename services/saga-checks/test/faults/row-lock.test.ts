@@ -10,7 +10,14 @@ const { dbs, audit } = databases();
 /** The partition Connect gives an order's events: murmur2 of the key, as Java's default partitioner. */
 const partitionOf = (() => {
   const partitioner = Partitioners.DefaultPartitioner();
-  const partitionMetadata = [0, 1, 2].map((partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0, offlineReplicas: [] }));
+  const partitionMetadata = [0, 1, 2].map((partitionId) => ({
+    partitionId,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+    partitionErrorCode: 0,
+    offlineReplicas: [],
+  }));
   return (orderId: string) => partitioner({ topic: 'order.events', partitionMetadata, message: { key: orderId, value: null } });
 })();
 
@@ -32,19 +39,39 @@ test.serial('a row lock held on one product past the session timeout: orders for
     const [stuck] = (await burst([{ userId, items: [{ productId: locked, quantity: 1 }] }], 1)).accepted;
     const stuckPartition = partitionOf(stuck!);
 
-    const order = (i: number): { userId: string; items: Items } => ({ userId, items: [{ productId: others[i % others.length]!, quantity: 1 }] });
+    const order = (i: number): { userId: string; items: Items } => ({
+      userId,
+      items: [{ productId: others[i % others.length]!, quantity: 1 }],
+    });
     const waves: string[][] = [];
     // One wave at once, one after the session timeout has passed with the lock still held.
-    waves.push((await burst(Array.from({ length: 24 }, (_, i) => order(i)), 8)).accepted);
+    waves.push(
+      (
+        await burst(
+          Array.from({ length: 24 }, (_, i) => order(i)),
+          8,
+        )
+      ).accepted,
+    );
     await sleep(Math.max(0, 32_000 - (Date.now() - lockedAt))); // the fault's duration, not a wait for a result
-    waves.push((await burst(Array.from({ length: 24 }, (_, i) => order(i)), 8)).accepted);
+    waves.push(
+      (
+        await burst(
+          Array.from({ length: 24 }, (_, i) => order(i)),
+          8,
+        )
+      ).accepted,
+    );
 
     for (const wave of waves) {
       // Per-order ordering is per partition: orders behind the stuck one on its partition wait for it.
       const free = wave.filter((id) => partitionOf(id) !== stuckPartition);
       t.true(free.length > 0, 'some orders landed on the other partitions');
       const statuses = await waitUntilFinished(dbs.order, free, LOCK_HELD_MS - (Date.now() - lockedAt));
-      t.deepEqual([...statuses.values()].filter((s) => s !== 'COMPLETED'), []);
+      t.deepEqual(
+        [...statuses.values()].filter((s) => s !== 'COMPLETED'),
+        [],
+      );
     }
     t.true(Date.now() - lockedAt < LOCK_HELD_MS, 'all of it while the lock was held');
     const stuckStatus = await dbs.order('sagas').where({ order_id: stuck }).first();
@@ -54,7 +81,11 @@ test.serial('a row lock held on one product past the session timeout: orders for
     await holder.commit();
     const all = [stuck!, ...waves.flat()];
     const statuses = await waitUntilFinished(dbs.order, all, 60_000);
-    t.deepEqual([...statuses.values()].filter((s) => s !== 'COMPLETED'), [], 'once the lock is gone, every order completes');
+    t.deepEqual(
+      [...statuses.values()].filter((s) => s !== 'COMPLETED'),
+      [],
+      'once the lock is gone, every order completes',
+    );
     t.deepEqual(await audit({ orderIds: all, productIds: [locked, ...others], userIds: [userId] }), []);
     t.is(await dlqDepth(), dlqBefore, 'nothing went to a DLQ');
   } finally {

@@ -50,6 +50,8 @@ for (const name of ['connect', 'kafka', 'mariadb', 'registry', 'order-1', 'gatew
       const [row] = await dbs.order('sagas').whereIn('user_id', shop.userIds).where({ status: 'PENDING' }).count({ n: '*' });
       waiting = Number(row?.n ?? 0);
     });
-    t.log(`${name}: back ${backAfterMs} ms after the kill with ${waiting} orders waiting; all completed ${finishedMs} ms after the burst began`);
+    t.log(
+      `${name}: back ${backAfterMs} ms after the kill with ${waiting} orders waiting; all completed ${finishedMs} ms after the burst began`,
+    );
   });
 }

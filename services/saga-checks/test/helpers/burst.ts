@@ -62,7 +62,11 @@ export async function waitUntilFinished(order: Knex, ids: string[], timeoutMs = 
   for (;;) {
     const rows: { order_id: string; status: string }[] = [];
     for (let i = 0; i < ids.length; i += 500) {
-      rows.push(...(await order('sagas').whereIn('order_id', ids.slice(i, i + 500)).select('order_id', 'status')));
+      rows.push(
+        ...(await order('sagas')
+          .whereIn('order_id', ids.slice(i, i + 500))
+          .select('order_id', 'status')),
+      );
     }
     const statuses = new Map(rows.map((row) => [row.order_id, row.status]));
     const pending = ids.filter((id) => statuses.get(id) === 'PENDING' || !statuses.has(id));

@@ -18,7 +18,12 @@ export const cliPath = (name: string) => join(settings.repoRoot, 'services/saga-
 /** Runs one of the saga-checks CLIs to its end with the stack's environment; its exit status and output, whatever the status. */
 export async function runCli(name: string, args: string[], timeoutMs = 120_000): Promise<Outcome> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cliPath(name), ...args], { cwd: settings.repoRoot, env: env(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [cliPath(name), ...args], {
+      cwd: settings.repoRoot,
+      env: env(),
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: unknown; stdout?: string; stderr?: string };
@@ -36,7 +41,11 @@ export interface RunningCli {
 }
 
 export function spawnCli(name: string, args: string[]): RunningCli {
-  const child = spawn(process.execPath, [cliPath(name), ...args], { cwd: settings.repoRoot, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath(name), ...args], {
+    cwd: settings.repoRoot,
+    env: env(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -78,7 +78,12 @@ export class ConfigRepoClone {
 
   /** The config service, serving this clone on `port`. */
   startConfigServer(port: number): Promise<Child> {
-    return runService('config-server', port, { CONFIG_GIT_URI: this.dir, EUREKA_URL: 'off', INSTANCE_ID: 'config-server-in-test' }, this.logPath('config'));
+    return runService(
+      'config-server',
+      port,
+      { CONFIG_GIT_URI: this.dir, EUREKA_URL: 'off', INSTANCE_ID: 'config-server-in-test' },
+      this.logPath('config'),
+    );
   }
 
   remove(): void {

@@ -19,7 +19,10 @@ interface GatewayHealth {
 }
 
 /** The gateway's management server (detailed /health, /metrics); its public /health says UP or DOWN only. */
-export const gatewayManagement = (process.env.GATEWAY_MANAGEMENT_URL ?? `http://${stack.host}:${stack.ports.gatewayManagement}`).replace(/\/$/, '');
+export const gatewayManagement = (process.env.GATEWAY_MANAGEMENT_URL ?? `http://${stack.host}:${stack.ports.gatewayManagement}`).replace(
+  /\/$/,
+  '',
+);
 
 async function gatewayHealth(): Promise<GatewayHealth> {
   const response = await fetch(`${gatewayManagement}/health`, { signal: AbortSignal.timeout(5000) });
@@ -77,7 +80,8 @@ export async function servedCount(instanceUrl: string, route: string): Promise<n
   const text = await (await fetch(`${instanceUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   let total = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith('http_request_duration_seconds_count{') && line.includes(`route="${route}"`)) total += Number(line.split(' ').at(-1));
+    if (line.startsWith('http_request_duration_seconds_count{') && line.includes(`route="${route}"`))
+      total += Number(line.split(' ').at(-1));
   }
   return total;
 }

@@ -53,11 +53,24 @@ export function provisionedDatasourceUids(): string[] {
   const dir = join(grafanaDir, 'provisioning/datasources');
   return readdirSync(dir)
     .filter((file) => /\.ya?ml$/.test(file))
-    .flatMap((file) => [...readFileSync(join(dir, file), 'utf8').matchAll(/^\s+uid:\s*['"]?([\w-]+)['"]?\s*$/gm)].map((match) => match[1]!));
+    .flatMap((file) =>
+      [...readFileSync(join(dir, file), 'utf8').matchAll(/^\s+uid:\s*['"]?([\w-]+)['"]?\s*$/gm)].map((match) => match[1]!),
+    );
 }
 
 /** Panel types that ship with Grafana and that these dashboards may use: a typo would render as an error. */
-const corePanelTypes = new Set(['row', 'timeseries', 'stat', 'bargauge', 'gauge', 'table', 'text', 'piechart', 'state-timeline', 'heatmap']);
+const corePanelTypes = new Set([
+  'row',
+  'timeseries',
+  'stat',
+  'bargauge',
+  'gauge',
+  'table',
+  'text',
+  'piechart',
+  'state-timeline',
+  'heatmap',
+]);
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isUint = (value: unknown, max = 2 ** 32 - 1) => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= max;
@@ -122,7 +135,8 @@ function panelProblems(where: string, panel: unknown, datasourceUid: string, ids
     if (typeof panel.collapsed !== 'boolean') problems.push(`${label}: a row needs collapsed (boolean)`);
     if (!Array.isArray(panel.panels)) return [...problems, `${label}: a row needs panels (array)`];
     // A collapsed row keeps its panels inside it; they are panels of the dashboard all the same.
-    for (const [index, inner] of (panel.panels as unknown[]).entries()) problems.push(...panelProblems(`${label} panel ${index}`, inner, datasourceUid, ids));
+    for (const [index, inner] of (panel.panels as unknown[]).entries())
+      problems.push(...panelProblems(`${label} panel ${index}`, inner, datasourceUid, ids));
     return problems;
   }
   return [...problems, ...queryPanelProblems(label, panel, datasourceUid)];
@@ -133,7 +147,11 @@ function overlapProblems(panels: Panel[]): string[] {
   const problems: string[] = [];
   panels.forEach((a, i) =>
     panels.slice(i + 1).forEach((b) => {
-      const apart = a.gridPos.x + a.gridPos.w <= b.gridPos.x || b.gridPos.x + b.gridPos.w <= a.gridPos.x || a.gridPos.y + a.gridPos.h <= b.gridPos.y || b.gridPos.y + b.gridPos.h <= a.gridPos.y;
+      const apart =
+        a.gridPos.x + a.gridPos.w <= b.gridPos.x ||
+        b.gridPos.x + b.gridPos.w <= a.gridPos.x ||
+        a.gridPos.y + a.gridPos.h <= b.gridPos.y ||
+        b.gridPos.y + b.gridPos.h <= a.gridPos.y;
       if (!apart) problems.push(`panels ${a.id} and ${b.id} overlap`);
     }),
   );
@@ -147,12 +165,17 @@ export function dashboardProblems(value: unknown, datasourceUid: string): string
   if (!isText(value.uid) || !/^[A-Za-z0-9_-]{1,40}$/.test(value.uid as string)) problems.push('uid must be 1..40 letters, digits, - or _');
   if (!isText(value.title)) problems.push('title is missing');
   if (!isUint(value.schemaVersion, 65535)) problems.push('schemaVersion must be an unsigned 16-bit integer');
-  if (value.graphTooltip !== undefined && ![0, 1, 2].includes(value.graphTooltip as number)) problems.push('graphTooltip must be 0, 1 or 2');
+  if (value.graphTooltip !== undefined && ![0, 1, 2].includes(value.graphTooltip as number))
+    problems.push('graphTooltip must be 0, 1 or 2');
   if (value.editable !== undefined && typeof value.editable !== 'boolean') problems.push('editable must be a boolean');
-  if (value.time !== undefined && (!isObject(value.time) || !isText(value.time.from) || !isText(value.time.to))) problems.push('time needs from and to');
-  if (value.refresh !== undefined && value.refresh !== false && typeof value.refresh !== 'string') problems.push('refresh must be a string or false');
-  if (value.templating !== undefined && (!isObject(value.templating) || !Array.isArray(value.templating.list ?? []))) problems.push('templating.list must be an array');
-  if (value.annotations !== undefined && (!isObject(value.annotations) || !Array.isArray(value.annotations.list ?? []))) problems.push('annotations.list must be an array');
+  if (value.time !== undefined && (!isObject(value.time) || !isText(value.time.from) || !isText(value.time.to)))
+    problems.push('time needs from and to');
+  if (value.refresh !== undefined && value.refresh !== false && typeof value.refresh !== 'string')
+    problems.push('refresh must be a string or false');
+  if (value.templating !== undefined && (!isObject(value.templating) || !Array.isArray(value.templating.list ?? [])))
+    problems.push('templating.list must be an array');
+  if (value.annotations !== undefined && (!isObject(value.annotations) || !Array.isArray(value.annotations.list ?? [])))
+    problems.push('annotations.list must be an array');
   for (const [index, link] of (Array.isArray(value.links) ? value.links : []).entries()) {
     const required = ['title', 'type', 'icon', 'tooltip', 'url', 'tags', 'asDropdown', 'targetBlank', 'includeVars', 'keepTime'];
     const missing = isObject(link) ? required.filter((key) => link[key] === undefined) : required;

@@ -42,10 +42,15 @@ export async function runService(name: string, port: number, env: Record<string,
     file.end();
   };
   try {
-    await waitFor(`${name} answering on ${url}`, async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${output.slice(-2000)}`);
-      return (await fetch(`${url}/health`)).status;
-    }, (status) => status === 200, 30_000);
+    await waitFor(
+      `${name} answering on ${url}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${output.slice(-2000)}`);
+        return (await fetch(`${url}/health`)).status;
+      },
+      (status) => status === 200,
+      30_000,
+    );
   } catch (error) {
     await stop();
     throw error;

@@ -69,7 +69,10 @@ export function rewindGroups(to: 'earliest' | Offsets): Promise<void> {
         if (to === 'earliest') {
           await admin.resetOffsets({ groupId, topic, earliest: true });
         } else {
-          const partitions = [...(to.get(topic) ?? new Map<number, bigint>())].map(([partition, offset]) => ({ partition, offset: String(offset) }));
+          const partitions = [...(to.get(topic) ?? new Map<number, bigint>())].map(([partition, offset]) => ({
+            partition,
+            offset: String(offset),
+          }));
           await admin.setOffsets({ groupId, topic, partitions });
         }
       }
@@ -112,17 +115,28 @@ export async function readBetween(from: Offsets, to: Offsets, timeoutMs = 60_000
         const end = to.get(topic)?.get(partition) ?? 0n;
         if (offset < start(topic, partition) || offset >= end) return;
         const header = (name: string) => message.headers?.[name]?.toString() ?? null;
-        events.push({ topic, partition, offset, key: message.key?.toString() ?? null, eventId: header('eventId'), eventType: header('eventType') });
+        events.push({
+          topic,
+          partition,
+          offset,
+          key: message.key?.toString() ?? null,
+          eventId: header('eventId'),
+          eventType: header('eventType'),
+        });
         if (offset + 1n >= end) pending.delete(`${topic}/${partition}`);
         if (pending.size === 0) done();
       },
     });
     // Straight to the first offset wanted rather than through everything before it.
     for (const [topic, partitions] of to) {
-      for (const [partition, end] of partitions) if (end > start(topic, partition)) consumer.seek({ topic, partition, offset: String(start(topic, partition)) });
+      for (const [partition, end] of partitions)
+        if (end > start(topic, partition)) consumer.seek({ topic, partition, offset: String(start(topic, partition)) });
     }
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`not every message read within ${timeoutMs} ms; left: ${[...pending].join(', ')}`)), timeoutMs).unref(),
+      setTimeout(
+        () => reject(new Error(`not every message read within ${timeoutMs} ms; left: ${[...pending].join(', ')}`)),
+        timeoutMs,
+      ).unref(),
     );
     await Promise.race([finished, timeout]);
     return events;

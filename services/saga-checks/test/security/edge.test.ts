@@ -50,25 +50,62 @@ const postUser = (marker: string, headers: Array<[string, string]>, options: Par
 test('a garbage request line', refusedOnTheWire, () => 'hello there, gateway\r\n\r\n', 400, 'BAD_REQUEST');
 test('HTTP/9.9', refusedOnTheWire, (m, auth) => postUser(m, [auth, json], { version: '9.9' }), 400, 'BAD_REQUEST');
 test('a header name with a space', refusedOnTheWire, (m, auth) => postUser(m, [auth, json, ['X Bad', '1']]), 400, 'BAD_REQUEST');
-test('a space before the colon', refusedOnTheWire, (m, auth) => postUser(m, [auth, json, ['Transfer-Encoding ', 'chunked']]), 400, 'BAD_REQUEST');
+test(
+  'a space before the colon',
+  refusedOnTheWire,
+  (m, auth) => postUser(m, [auth, json, ['Transfer-Encoding ', 'chunked']]),
+  400,
+  'BAD_REQUEST',
+);
 test('NUL in a header value', refusedOnTheWire, (m, auth) => postUser(m, [auth, json, ['X-Note', 'a\u0000b']]), 400, 'BAD_REQUEST');
-test('a Content-Length that is not a number', refusedOnTheWire,
-  (m, auth) => postUser(m, [auth, json, ['Content-Length', '12x']], { contentLength: false }), 400, 'BAD_REQUEST');
-test('two different Content-Lengths', refusedOnTheWire, (m, auth) => {
-  const body = newUserBody(m);
-  return httpRequest('POST', '/api/users', { headers: [auth, json, ['Content-Length', String(body.length)], ['Content-Length', String(body.length + 1)]], body, contentLength: false });
-}, 400, 'BAD_REQUEST');
-test('Content-Length with Transfer-Encoding: chunked', refusedOnTheWire, (m, auth) => {
-  const body = newUserBody(m);
-  const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
-  return httpRequest('POST', '/api/users', { headers: [auth, json, ['Content-Length', String(chunked.length)], ['Transfer-Encoding', 'chunked']], body: chunked, contentLength: false });
-}, 400, 'BAD_REQUEST');
+test(
+  'a Content-Length that is not a number',
+  refusedOnTheWire,
+  (m, auth) => postUser(m, [auth, json, ['Content-Length', '12x']], { contentLength: false }),
+  400,
+  'BAD_REQUEST',
+);
+test(
+  'two different Content-Lengths',
+  refusedOnTheWire,
+  (m, auth) => {
+    const body = newUserBody(m);
+    return httpRequest('POST', '/api/users', {
+      headers: [auth, json, ['Content-Length', String(body.length)], ['Content-Length', String(body.length + 1)]],
+      body,
+      contentLength: false,
+    });
+  },
+  400,
+  'BAD_REQUEST',
+);
+test(
+  'Content-Length with Transfer-Encoding: chunked',
+  refusedOnTheWire,
+  (m, auth) => {
+    const body = newUserBody(m);
+    const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    return httpRequest('POST', '/api/users', {
+      headers: [auth, json, ['Content-Length', String(chunked.length)], ['Transfer-Encoding', 'chunked']],
+      body: chunked,
+      contentLength: false,
+    });
+  },
+  400,
+  'BAD_REQUEST',
+);
 test('a folded header', refusedOnTheWire, (m, auth) => postUser(m, [auth, json, ['X-Folded', 'first\r\n second']]), 400, 'BAD_REQUEST');
 test('two Host headers', refusedOnTheWire, (m, auth) => postUser(m, [auth, json, ['Host', 'elsewhere.example']]), 400, 'BAD_REQUEST');
-test('20 KB of headers', refusedOnTheWire, (m, auth) => {
-  const padding = Array.from({ length: 20 }, (_, i): [string, string] => [`X-Padding-${i}`, 'p'.repeat(1000)]);
-  return postUser(m, [auth, json, ...padding]);
-}, 431, 'HEADERS_TOO_LARGE');
+test(
+  '20 KB of headers',
+  refusedOnTheWire,
+  (m, auth) => {
+    const padding = Array.from({ length: 20 }, (_, i): [string, string] => [`X-Padding-${i}`, 'p'.repeat(1000)]);
+    return postUser(m, [auth, json, ...padding]);
+  },
+  431,
+  'HEADERS_TOO_LARGE',
+);
 
 test('Expect: foo is a 417 EXPECTATION_FAILED as JSON, and nothing is written', async (t) => {
   const marker = newMarker();
@@ -83,7 +120,10 @@ test('Expect: foo is a 417 EXPECTATION_FAILED as JSON, and nothing is written', 
 async function expectContinue(marker: string, auth: Array<[string, string]>) {
   const body = newUserBody(marker);
   const connection = await RawConnection.open();
-  const head = httpRequest('POST', '/api/users', { headers: [...auth, json, ['Expect', '100-continue'], ['Content-Length', String(Buffer.byteLength(body))]], contentLength: false });
+  const head = httpRequest('POST', '/api/users', {
+    headers: [...auth, json, ['Expect', '100-continue'], ['Content-Length', String(Buffer.byteLength(body))]],
+    contentLength: false,
+  });
   connection.write(head);
   return { connection, body, first: await connection.response(10_000) };
 }
@@ -127,7 +167,9 @@ test('Expect: 100-continue with a valid token gets 100 Continue, then the 201 on
 
 test('an absolute-form target is routed by its path', async (t) => {
   const marker = newMarker();
-  const created = await rawExchange(httpRequest('POST', `http://${hostPort}/api/users`, { headers: [await authorization(), json], body: newUserBody(marker) }));
+  const created = await rawExchange(
+    httpRequest('POST', `http://${hostPort}/api/users`, { headers: [await authorization(), json], body: newUserBody(marker) }),
+  );
   t.is(created.final?.status, 201, created.raw.slice(0, 400));
   t.is(created.final?.json?.name, marker);
   t.is(await usersNamed(marker), 1);
@@ -151,7 +193,8 @@ const wrongMethod = test.macro<[method: string, path: (ids: Ids) => string, allo
     t.true(allow.includes(allowed), `Allow: ${answer.headers.get('allow')}`);
     t.false(allow.includes(method), `Allow: ${answer.headers.get('allow')}`);
   },
-  title: (_, method, path, allowed) => `${method} ${path({ userId: ':id', productId: ':id' }).replace(/\/[0-9a-f-]{36}$/, '/:id')} is a 405 with Allow: ${allowed}`,
+  title: (_, method, path, allowed) =>
+    `${method} ${path({ userId: ':id', productId: ':id' }).replace(/\/[0-9a-f-]{36}$/, '/:id')} is a 405 with Allow: ${allowed}`,
 });
 
 test.serial(wrongMethod, 'DELETE', () => `/orders/${randomUUID()}`, 'GET');
@@ -222,14 +265,19 @@ test('nosniff and no-store are on 200, 201, 400, 401, 404 and 405 answers', asyn
     ['405', seenFetch(await api('DELETE', `/products/${productId}`))],
   ];
   for (const [what, seen] of answers) hasSecurityHeaders(t, seen, what);
-  t.deepEqual(answers.map(([, seen]) => seen.status), [200, 201, 400, 401, 404, 404, 405]);
+  t.deepEqual(
+    answers.map(([, seen]) => seen.status),
+    [200, 201, 400, 401, 404, 404, 405],
+  );
   const refused = await rawExchange('garbage\r\n\r\n');
   hasSecurityHeaders(t, seenRaw(refused.final), `parser error (${refused.raw.slice(0, 200)})`);
 });
 
 test('nosniff and no-store are on a 503 too (a gateway of this test whose only instance is down)', async (t) => {
   const deadPort = await freePort();
-  const gateway = await runOwnGateway({ routes: [{ prefix: '/api/products', service: 'product', rewrite: '/products', targets: `http://127.0.0.1:${deadPort}` }] });
+  const gateway = await runOwnGateway({
+    routes: [{ prefix: '/api/products', service: 'product', rewrite: '/products', targets: `http://127.0.0.1:${deadPort}` }],
+  });
   try {
     const response = await fetch(`${gateway.url}/api/products/${randomUUID()}`, { headers: { authorization: `Bearer ${await bearer()}` } });
     const text = await response.text();
@@ -320,7 +368,10 @@ test('the public /health says UP or DOWN and nothing else', async (t) => {
 
 test('/metrics on the public port is not the metrics, with or without a token', async (t) => {
   for (const token of [null, await bearer()]) {
-    const response = await fetch(`${gateway}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(5000) });
+    const response = await fetch(`${gateway}/metrics`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(5000),
+    });
     const text = await response.text();
     t.not(response.status, 200, text.slice(0, 200));
     t.notRegex(text, /^# (HELP|TYPE) /m, 'no Prometheus text');

@@ -119,7 +119,13 @@ test.serial('one product on two lines, in lower and in upper case, is a 400 VALI
   const userId = await createUser(1_000);
   const productId = await createProduct(1, 1_000);
   const key = `sec-${randomUUID()}`;
-  const body = { userId, items: [{ productId, quantity: 1 }, { productId: productId.toUpperCase(), quantity: 1 }] };
+  const body = {
+    userId,
+    items: [
+      { productId, quantity: 1 },
+      { productId: productId.toUpperCase(), quantity: 1 },
+    ],
+  };
   const answer = await writesNothing(t, dbs, { userIds: [userId], productIds: [productId], subject, idempotencyKeys: [key] }, () =>
     api('POST', '/orders', { body, headers: { 'idempotency-key': key } }),
   );
@@ -172,4 +178,5 @@ const malformedPath = test.macro({
   title: (_, path) => `GET ${path} is a 400 MALFORMED_PATH`,
 });
 
-for (const path of ['/api/products/%ZZ', '/api/orders/%ZZ', '/api/users/%E0%A4%A', '/api/products/%C0%AF']) test.serial(malformedPath, path);
+for (const path of ['/api/products/%ZZ', '/api/orders/%ZZ', '/api/users/%E0%A4%A', '/api/products/%C0%AF'])
+  test.serial(malformedPath, path);

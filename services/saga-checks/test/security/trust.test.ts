@@ -90,22 +90,115 @@ const refusedDirectly = test.macro<[DirectCase]>({
 const forgedHeaders = { 'x-auth-subject': 'support-desk', 'x-auth-scopes': 'orders:read-all users:admin' };
 const newUser = (marker: string) => ({ name: marker, points: 1_000_000_000_000 });
 const newProduct = (marker: string) => ({ name: marker, price: 0, stock: 1_000_000 });
-const newOrder = (_: string, ids: { userId: string; productId: string }) => ({ userId: ids.userId, items: [{ productId: ids.productId, quantity: 1 }] });
+const newOrder = (_: string, ids: { userId: string; productId: string }) => ({
+  userId: ids.userId,
+  items: [{ productId: ids.productId, quantity: 1 }],
+});
 
-test.serial('a user with 10^12 points, without a token', refusedDirectly, { service: 'user', method: 'POST', path: () => '/users', body: newUser, code: 'TOKEN_MISSING' });
-test.serial('a user, with X-Auth-Subject and X-Auth-Scopes only', refusedDirectly, { service: 'user', method: 'POST', path: () => '/users', body: newUser, headers: forgedHeaders, code: 'TOKEN_MISSING' });
-test.serial('a user, with Basic credentials', refusedDirectly, { service: 'user', method: 'POST', path: () => '/users', body: newUser, headers: { authorization: 'Basic YWRtaW46YWRtaW4=' }, code: 'TOKEN_MISSING' });
-test.serial('a user, with an unsigned (alg none) token', refusedDirectly, { service: 'user', method: 'POST', path: () => '/users', body: newUser, token: async () => unsignedToken(subject, 'orders:read-all'), code: 'TOKEN_INVALID' });
-test.serial('a user\'s row, without a token', refusedDirectly, { service: 'user', method: 'GET', path: ({ userId }) => `/users/${userId}`, headers: forgedHeaders, code: 'TOKEN_MISSING' });
-test.serial('a product, without a token', refusedDirectly, { service: 'product', method: 'POST', path: () => '/products', body: newProduct, code: 'TOKEN_MISSING' });
-test.serial('a product, signed by another key', refusedDirectly, { service: 'product', method: 'POST', path: () => '/products', body: newProduct, token: async () => signedToken({ sub: subject }, await strangerKey()), code: 'TOKEN_INVALID' });
-test.serial('a product, with an expired token', refusedDirectly, { service: 'product', method: 'POST', path: () => '/products', body: newProduct, token: () => signedToken({ sub: subject, iat: inSeconds(-7200), exp: inSeconds(-3600) }), code: 'TOKEN_EXPIRED' });
-test.serial('an order, without a token', refusedDirectly, { service: 'order', method: 'POST', path: () => '/orders', body: newOrder, code: 'TOKEN_MISSING' });
-test.serial('an order, with X-Auth-Subject only', refusedDirectly, { service: 'order', method: 'POST', path: () => '/orders', body: newOrder, headers: { 'x-auth-subject': subject }, code: 'TOKEN_MISSING' });
-test.serial('someone\'s order, with X-Auth-Scopes: orders:read-all only', refusedDirectly, { service: 'order', method: 'GET', path: ({ orderId }) => `/orders/${orderId}`, headers: forgedHeaders, code: 'TOKEN_MISSING' });
-test.serial('someone\'s order, with a token for another audience', refusedDirectly, { service: 'order', method: 'GET', path: ({ orderId }) => `/orders/${orderId}`, token: () => signedToken({ sub: subject, aud: 'someone-else' }), code: 'TOKEN_WRONG_AUDIENCE' });
-test.serial('someone\'s order, with a token of another issuer', refusedDirectly, { service: 'order', method: 'GET', path: ({ orderId }) => `/orders/${orderId}`, token: () => signedToken({ sub: subject, iss: 'https://issuer.example' }), code: 'TOKEN_INVALID' });
-test.serial('someone\'s order, with a token valid for 100 years', refusedDirectly, { service: 'order', method: 'GET', path: ({ orderId }) => `/orders/${orderId}`, token: () => signedToken({ sub: subject, exp: inSeconds(100 * 365 * 86_400) }), code: 'TOKEN_INVALID' });
+test.serial('a user with 10^12 points, without a token', refusedDirectly, {
+  service: 'user',
+  method: 'POST',
+  path: () => '/users',
+  body: newUser,
+  code: 'TOKEN_MISSING',
+});
+test.serial('a user, with X-Auth-Subject and X-Auth-Scopes only', refusedDirectly, {
+  service: 'user',
+  method: 'POST',
+  path: () => '/users',
+  body: newUser,
+  headers: forgedHeaders,
+  code: 'TOKEN_MISSING',
+});
+test.serial('a user, with Basic credentials', refusedDirectly, {
+  service: 'user',
+  method: 'POST',
+  path: () => '/users',
+  body: newUser,
+  headers: { authorization: 'Basic YWRtaW46YWRtaW4=' },
+  code: 'TOKEN_MISSING',
+});
+test.serial('a user, with an unsigned (alg none) token', refusedDirectly, {
+  service: 'user',
+  method: 'POST',
+  path: () => '/users',
+  body: newUser,
+  token: async () => unsignedToken(subject, 'orders:read-all'),
+  code: 'TOKEN_INVALID',
+});
+test.serial("a user's row, without a token", refusedDirectly, {
+  service: 'user',
+  method: 'GET',
+  path: ({ userId }) => `/users/${userId}`,
+  headers: forgedHeaders,
+  code: 'TOKEN_MISSING',
+});
+test.serial('a product, without a token', refusedDirectly, {
+  service: 'product',
+  method: 'POST',
+  path: () => '/products',
+  body: newProduct,
+  code: 'TOKEN_MISSING',
+});
+test.serial('a product, signed by another key', refusedDirectly, {
+  service: 'product',
+  method: 'POST',
+  path: () => '/products',
+  body: newProduct,
+  token: async () => signedToken({ sub: subject }, await strangerKey()),
+  code: 'TOKEN_INVALID',
+});
+test.serial('a product, with an expired token', refusedDirectly, {
+  service: 'product',
+  method: 'POST',
+  path: () => '/products',
+  body: newProduct,
+  token: () => signedToken({ sub: subject, iat: inSeconds(-7200), exp: inSeconds(-3600) }),
+  code: 'TOKEN_EXPIRED',
+});
+test.serial('an order, without a token', refusedDirectly, {
+  service: 'order',
+  method: 'POST',
+  path: () => '/orders',
+  body: newOrder,
+  code: 'TOKEN_MISSING',
+});
+test.serial('an order, with X-Auth-Subject only', refusedDirectly, {
+  service: 'order',
+  method: 'POST',
+  path: () => '/orders',
+  body: newOrder,
+  headers: { 'x-auth-subject': subject },
+  code: 'TOKEN_MISSING',
+});
+test.serial("someone's order, with X-Auth-Scopes: orders:read-all only", refusedDirectly, {
+  service: 'order',
+  method: 'GET',
+  path: ({ orderId }) => `/orders/${orderId}`,
+  headers: forgedHeaders,
+  code: 'TOKEN_MISSING',
+});
+test.serial("someone's order, with a token for another audience", refusedDirectly, {
+  service: 'order',
+  method: 'GET',
+  path: ({ orderId }) => `/orders/${orderId}`,
+  token: () => signedToken({ sub: subject, aud: 'someone-else' }),
+  code: 'TOKEN_WRONG_AUDIENCE',
+});
+test.serial("someone's order, with a token of another issuer", refusedDirectly, {
+  service: 'order',
+  method: 'GET',
+  path: ({ orderId }) => `/orders/${orderId}`,
+  token: () => signedToken({ sub: subject, iss: 'https://issuer.example' }),
+  code: 'TOKEN_INVALID',
+});
+test.serial("someone's order, with a token valid for 100 years", refusedDirectly, {
+  service: 'order',
+  method: 'GET',
+  path: ({ orderId }) => `/orders/${orderId}`,
+  token: () => signedToken({ sub: subject, exp: inSeconds(100 * 365 * 86_400) }),
+  code: 'TOKEN_INVALID',
+});
 
 test.serial('a valid token in the query string is no token either', async (t) => {
   const { productId } = await placed;
@@ -113,7 +206,7 @@ test.serial('a valid token in the query string is no token either', async (t) =>
   isJsonError(t, seenFetch(answer), 401, 'TOKEN_MISSING');
 });
 
-test.serial('the services\' refusals carry nosniff and no-store', async (t) => {
+test.serial("the services' refusals carry nosniff and no-store", async (t) => {
   for (const service of ['order', 'product', 'user'] as const) {
     const answer = await direct(service, 'GET', `/${service}s/${randomUUID()}`);
     t.is(answer.status, 401, `${service}: ${JSON.stringify(answer.body)}`);
@@ -121,7 +214,7 @@ test.serial('the services\' refusals carry nosniff and no-store', async (t) => {
   }
 });
 
-test.serial('at the order service directly, a token\'s subject reads its own orders only, whatever headers come with it', async (t) => {
+test.serial("at the order service directly, a token's subject reads its own orders only, whatever headers come with it", async (t) => {
   const { orderId } = await placed;
   const stranger = await mintToken({ subject: `stranger-${randomUUID().slice(0, 8)}` });
   const cases: Array<[string, Record<string, string>]> = [
@@ -130,7 +223,13 @@ test.serial('at the order service directly, a token\'s subject reads its own ord
     ['a stranger naming the owner in a header', { 'x-auth-subject': subject }],
   ];
   for (const [what, headers] of cases) {
-    isJsonError(t, seenFetch(await direct('order', 'GET', `/orders/${orderId}`, { token: stranger, headers })), 404, 'ORDER_NOT_FOUND', what);
+    isJsonError(
+      t,
+      seenFetch(await direct('order', 'GET', `/orders/${orderId}`, { token: stranger, headers })),
+      404,
+      'ORDER_NOT_FOUND',
+      what,
+    );
   }
   const own = await direct('order', 'GET', `/orders/${orderId}`, { token: await bearer() });
   t.is(own.status, 200, `the owner: ${JSON.stringify(own.body)}`);
@@ -195,7 +294,11 @@ function registration(instanceId: string, port: number) {
 async function eurekaCall(method: string, path: string, body?: unknown, authorization?: string): Promise<number> {
   const response = await fetch(`${eurekaBase}${path}`, {
     method,
-    headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(authorization ? { authorization } : {}) },
+    headers: {
+      accept: 'application/json',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(authorization ? { authorization } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(5000),
   });
@@ -211,13 +314,20 @@ test.serial('a rogue ORDER instance cannot register with Eureka without credenti
     // An open Eureka took it: take it out at once, before the gateway's next read sends the stack's traffic there.
     if (registered >= 200 && registered < 300) await eurekaCall('DELETE', `/apps/ORDER/${instanceId}`);
     t.is(registered, 401, 'registration without credentials');
-    t.is(await eurekaCall('PUT', `/apps/ORDER/${instanceId}?status=UP&lastDirtyTimestamp=${Date.now()}`), 401, 'heartbeat without credentials');
+    t.is(
+      await eurekaCall('PUT', `/apps/ORDER/${instanceId}?status=UP&lastDirtyTimestamp=${Date.now()}`),
+      401,
+      'heartbeat without credentials',
+    );
     t.is(await eurekaCall('PUT', `/apps/ORDER/${instanceId}/status?value=UP`), 401, 'status change without credentials');
     t.is(await eurekaCall('DELETE', `/apps/ORDER/${instanceId}`), 401, 'cancel without credentials');
     // What the gateway routes by: Eureka's listing, read with the credentials, has the real instances only.
     isJsonError(t, seenFetch(await api('GET', `/orders/${randomUUID()}`)), 404, 'ORDER_NOT_FOUND', 'an order request');
     t.is(rogue.requests(), 0, 'no request reached the rogue instance');
-    const listing = await fetch(`${eurekaBase}/apps/ORDER`, { headers: { accept: 'application/json', authorization: eurekaAuth }, signal: AbortSignal.timeout(5000) });
+    const listing = await fetch(`${eurekaBase}/apps/ORDER`, {
+      headers: { accept: 'application/json', authorization: eurekaAuth },
+      signal: AbortSignal.timeout(5000),
+    });
     const listed = await listing.text();
     t.is(listing.status, 200, `Eureka with its credentials: ${listed.slice(0, 200)}`);
     t.regex(listed, /"instanceId"/, 'the real ORDER instances are listed');
@@ -233,10 +343,19 @@ const connectApi = connectApiFromEnv();
 const connect = connectApi.url;
 const connectAuth = connectAuthorization(connectApi);
 
-async function connectCall(method: string, path: string, body?: unknown, authorization?: string): Promise<{ status: number; text: string }> {
+async function connectCall(
+  method: string,
+  path: string,
+  body?: unknown,
+  authorization?: string,
+): Promise<{ status: number; text: string }> {
   const response = await fetch(`${connect}${path}`, {
     method,
-    headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(authorization ? { authorization } : {}) },
+    headers: {
+      accept: 'application/json',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(authorization ? { authorization } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(15_000),
   });

@@ -6,7 +6,11 @@ import { formatList } from '../../src/dlq-format.js';
 const now = new Date('2025-06-01T12:00:00.000Z');
 
 /** A dead-lettered record as the IdempotentConsumer writes it (header values are Buffers when read back). */
-function deadLetter(partition: number, offset: number, over: { eventId?: string; group?: string; failedAt?: string; key?: string | null; extra?: Record<string, string> } = {}): DlqRecord {
+function deadLetter(
+  partition: number,
+  offset: number,
+  over: { eventId?: string; group?: string; failedAt?: string; key?: string | null; extra?: Record<string, string> } = {},
+): DlqRecord {
   const headers: Record<string, string> = {
     eventId: over.eventId ?? `event-${partition}-${offset}`,
     eventType: 'OrderCreated',
@@ -33,7 +37,12 @@ function deadLetter(partition: number, offset: number, over: { eventId?: string;
 }
 
 function marker(partition: number, offset: number, of: string, to = 'order.events:2:99'): DlqRecord {
-  const headers = { [DlqHeaders.redriveOf]: of, [DlqHeaders.redriveTo]: to, [DlqHeaders.redriveAt]: '2025-06-01T11:30:00.000Z', [DlqHeaders.redriveCount]: '1' };
+  const headers = {
+    [DlqHeaders.redriveOf]: of,
+    [DlqHeaders.redriveTo]: to,
+    [DlqHeaders.redriveAt]: '2025-06-01T11:30:00.000Z',
+    [DlqHeaders.redriveCount]: '1',
+  };
   return {
     topic: 'order.events.dlq',
     partition,
@@ -50,14 +59,26 @@ const text = (value: unknown) => (Buffer.isBuffer(value) ? value.toString() : va
 test('coordinates are <dlqTopic>:<partition>:<offset> of a DLQ topic', (t) => {
   t.deepEqual(parseCoordinates('order.events.dlq:1:42'), { topic: 'order.events.dlq', partition: 1, offset: '42' });
   t.deepEqual(parseCoordinates('order.events.dlq:0:007'), { topic: 'order.events.dlq', partition: 0, offset: '7' });
-  for (const bad of ['order.events.dlq:1', 'order.events.dlq:a:1', 'order.events.dlq:1:-1', ':1:2', 'order.events:1:2', '.dlq:1:2', 'a b.dlq:1:2']) {
+  for (const bad of [
+    'order.events.dlq:1',
+    'order.events.dlq:a:1',
+    'order.events.dlq:1:-1',
+    ':1:2',
+    'order.events:1:2',
+    '.dlq:1:2',
+    'a b.dlq:1:2',
+  ]) {
     t.throws(() => parseCoordinates(bad), { instanceOf: UsageError }, bad);
   }
 });
 
 test('the command line: list by default, redrive with --all or coordinates, never both', (t) => {
   t.deepEqual(parseDlqArgs([]), { command: 'list', topics: [], json: false });
-  t.deepEqual(parseDlqArgs(['list', '--topic', 'order.events.dlq', '--json']), { command: 'list', topics: ['order.events.dlq'], json: true });
+  t.deepEqual(parseDlqArgs(['list', '--topic', 'order.events.dlq', '--json']), {
+    command: 'list',
+    topics: ['order.events.dlq'],
+    json: true,
+  });
   t.deepEqual(parseDlqArgs(['--help']), { command: 'help' });
   t.like(parseDlqArgs(['redrive', '--all', '--topic', 'user.events.dlq', '--topic', 'order.events.dlq']), {
     command: 'redrive',
@@ -91,10 +112,13 @@ test('the command line: list by default, redrive with --all or coordinates, neve
 
 test('markers are not messages: they mark the record they name as re-driven', (t) => {
   const entries = foldDlq([marker(1, 5, '1:3'), deadLetter(1, 3), deadLetter(0, 0), marker(2, 9, '2:1')]);
-  t.deepEqual(entries.map((e) => [e.id, e.redriven]), [
-    ['order.events.dlq:0:0', false],
-    ['order.events.dlq:1:3', true],
-  ]);
+  t.deepEqual(
+    entries.map((e) => [e.id, e.redriven]),
+    [
+      ['order.events.dlq:0:0', false],
+      ['order.events.dlq:1:3', true],
+    ],
+  );
   const [waiting, done] = entries as [(typeof entries)[0], (typeof entries)[0]];
   t.like(waiting, {
     eventType: 'OrderCreated',
@@ -121,17 +145,31 @@ test('--all re-drives what is not re-driven yet, --force everything; one copy pe
     marker(1, 2, '1:1'),
   ]);
   const plan = planRedrive(entries, { all: true, targets: [], force: false, allowOld: false, now });
-  t.deepEqual(plan.steps.map((s) => s.entries.map((e) => e.id)), [['order.events.dlq:0:0'], ['order.events.dlq:0:1', 'order.events.dlq:1:0']]);
-  t.deepEqual(plan.skipped.map((s) => s.id), ['order.events.dlq:1:1']);
+  t.deepEqual(
+    plan.steps.map((s) => s.entries.map((e) => e.id)),
+    [['order.events.dlq:0:0'], ['order.events.dlq:0:1', 'order.events.dlq:1:0']],
+  );
+  t.deepEqual(
+    plan.skipped.map((s) => s.id),
+    ['order.events.dlq:1:1'],
+  );
   t.regex(plan.skipped[0]!.reason, /re-driven already/);
   const forced = planRedrive(entries, { all: true, targets: [], force: true, allowOld: false, now });
   t.is(forced.steps.length, 3);
 });
 
 test('chosen coordinates are all or nothing', (t) => {
-  const entries = foldDlq([deadLetter(0, 0), deadLetter(0, 1), marker(0, 2, '0:1'), deadLetter(0, 3, { failedAt: '2025-05-01T00:00:00.000Z' })]);
+  const entries = foldDlq([
+    deadLetter(0, 0),
+    deadLetter(0, 1),
+    marker(0, 2, '0:1'),
+    deadLetter(0, 3, { failedAt: '2025-05-01T00:00:00.000Z' }),
+  ]);
   const at = (...ids: string[]) => ({ all: false, targets: ids.map(parseCoordinates), force: false, allowOld: false, now });
-  t.deepEqual(planRedrive(entries, at('order.events.dlq:0:0')).steps.map((s) => s.entries[0]!.id), ['order.events.dlq:0:0']);
+  t.deepEqual(
+    planRedrive(entries, at('order.events.dlq:0:0')).steps.map((s) => s.entries[0]!.id),
+    ['order.events.dlq:0:0'],
+  );
   const unknown = t.throws(() => planRedrive(entries, at('order.events.dlq:0:0', 'order.events.dlq:0:77')), { instanceOf: UsageError });
   t.regex(unknown.message, /order\.events\.dlq:0:77: no dead-lettered message there/);
   t.throws(() => planRedrive(entries, at('order.events.dlq:0:2')), { message: /no dead-lettered message/ }, 'a marker is not a message');
@@ -144,7 +182,13 @@ test('chosen coordinates are all or nothing', (t) => {
 test('the re-driven copy has the original key, value and headers, no dlq.* header but where it came from', (t) => {
   const earlier = deadLetter(2, 8, { extra: { [DlqHeaders.redrivenFrom]: 'order.events.dlq:0:1', [DlqHeaders.redriveCount]: '1' } });
   const [entry] = foldDlq([earlier, marker(2, 9, '2:8')]);
-  const [step] = planRedrive([entry!], { all: false, targets: [parseCoordinates('order.events.dlq:2:8')], force: true, allowOld: false, now }).steps;
+  const [step] = planRedrive([entry!], {
+    all: false,
+    targets: [parseCoordinates('order.events.dlq:2:8')],
+    force: true,
+    allowOld: false,
+    now,
+  }).steps;
   t.is(step!.topic, 'order.events');
   const message = step!.message;
   t.deepEqual(message.key, Buffer.from('order-1'));

@@ -31,7 +31,16 @@ test('--since is a duration back from now, or an ISO time read as UTC without an
 });
 
 test('by default: the three topics, only new events, followed', (t) => {
-  t.deepEqual(parse(), { command: 'read', topics: DEFAULT_TOPICS, order: null, type: null, start: { from: 'end' }, follow: true, limit: null, json: false });
+  t.deepEqual(parse(), {
+    command: 'read',
+    topics: DEFAULT_TOPICS,
+    order: null,
+    type: null,
+    start: { from: 'end' },
+    follow: true,
+    limit: null,
+    json: false,
+  });
 });
 
 test('--from-beginning and --since read to the ends and stop, unless --follow', (t) => {
@@ -41,8 +50,14 @@ test('--from-beginning and --since read to the ends and stop, unless --follow', 
 });
 
 test('filters and limits are read and checked', (t) => {
-  t.like(parse('--topic', 'order.events', '--topic', 'order.events', '--topic', 'order.events.dlq'), { topics: ['order.events', 'order.events.dlq'] });
-  t.like(parse('--order', 'F76B15E5-D8E6-4E60-B623-5342CB06EB78'), { order: 'f76b15e5-d8e6-4e60-b623-5342cb06eb78' }, 'ids are lower case, as stored');
+  t.like(parse('--topic', 'order.events', '--topic', 'order.events', '--topic', 'order.events.dlq'), {
+    topics: ['order.events', 'order.events.dlq'],
+  });
+  t.like(
+    parse('--order', 'F76B15E5-D8E6-4E60-B623-5342CB06EB78'),
+    { order: 'f76b15e5-d8e6-4e60-b623-5342cb06eb78' },
+    'ids are lower case, as stored',
+  );
   t.like(parse('--type', 'StockReserved', '--limit', '3', '--json'), { type: 'StockReserved', limit: 3, json: true });
   t.like(parseEventsArgs(['--type', 'Anything'], now), { type: 'Anything' }, 'without the known types, any type is taken');
   t.deepEqual(parse('--help'), { command: 'help' });
@@ -51,7 +66,10 @@ test('filters and limits are read and checked', (t) => {
 test('a bad option is a usage error', (t) => {
   t.throws(() => parseEventsArgs(['--bogus'], now, types), { instanceOf: UsageError, message: /Unknown option/ });
   t.throws(() => parseEventsArgs(['order.events'], now, types), { instanceOf: UsageError, message: /positional/ });
-  t.throws(() => parseEventsArgs(['--from-beginning', '--since', '5m'], now, types), { instanceOf: UsageError, message: /exclude each other/ });
+  t.throws(() => parseEventsArgs(['--from-beginning', '--since', '5m'], now, types), {
+    instanceOf: UsageError,
+    message: /exclude each other/,
+  });
   t.throws(() => parseEventsArgs(['--limit', '0'], now, types), { instanceOf: UsageError, message: /positive whole number/ });
   t.throws(() => parseEventsArgs(['--limit', '-3'], now, types), { instanceOf: UsageError, message: /./ });
   t.throws(() => parseEventsArgs(['--limit', 'ten'], now, types), { instanceOf: UsageError, message: /positive whole number/ });
@@ -87,7 +105,9 @@ test('--json prints one object per line with the record, its headers and its dec
 test('the readable lines keep their columns under the header, whatever the topic', (t) => {
   const columns = columnsFor(['order.events', 'product.events'], types);
   const header = formatHeader(columns);
-  const lines = [event(), event({ topic: 'order.events', partition: 0, offset: '3', eventType: 'OrderCreated' })].map((e) => formatEvent(e, columns));
+  const lines = [event(), event({ topic: 'order.events', partition: 0, offset: '3', eventType: 'OrderCreated' })].map((e) =>
+    formatEvent(e, columns),
+  );
   for (const title of ['TOPIC', 'P:OFFSET', 'KEY', 'EVENT TYPE', 'VALUE']) {
     const at = header.indexOf(title);
     for (const line of lines) t.true(line[at - 1] === ' ' && line[at] !== ' ', `${title} starts a column in ${line}`);

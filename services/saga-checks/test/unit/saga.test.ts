@@ -10,7 +10,11 @@ const ORDER = 'f76b15e5-d8e6-4e60-b623-5342cb06eb78';
 const t0 = Date.parse('2025-06-01T12:00:00.000Z');
 const at = (ms: number) => new Date(t0 + ms);
 
-function event(eventType: string, ms: number, over: { topic?: string; offset?: string; headers?: Record<string, string>; occurredMs?: number } = {}): DecodedEvent {
+function event(
+  eventType: string,
+  ms: number,
+  over: { topic?: string; offset?: string; headers?: Record<string, string>; occurredMs?: number } = {},
+): DecodedEvent {
   return {
     topic: over.topic ?? `${eventType.startsWith('Order') ? 'order' : eventType.startsWith('Stock') ? 'product' : 'user'}.events`,
     partition: 1,
@@ -31,7 +35,14 @@ const row = (status: string, createdMs: number, updatedMs = createdMs, reason: s
   updatedAt: at(updatedMs),
 });
 
-function facts(over: Partial<SagaFacts> & { status?: 'PENDING' | 'COMPLETED' | 'CANCELLED'; reason?: string | null; finishedMs?: number; nowMs?: number } = {}): SagaFacts {
+function facts(
+  over: Partial<SagaFacts> & {
+    status?: 'PENDING' | 'COMPLETED' | 'CANCELLED';
+    reason?: string | null;
+    finishedMs?: number;
+    nowMs?: number;
+  } = {},
+): SagaFacts {
   const status = over.status ?? 'PENDING';
   const nowMs = over.nowMs ?? 10_000;
   return {
@@ -89,7 +100,12 @@ function deadLetters(eventType: string, group: string, redriven: boolean) {
       key: null,
       value: null,
       timestamp: String(t0 + 5000),
-      headers: h({ [DlqHeaders.redriveOf]: '1:4', [DlqHeaders.redriveTo]: 'order.events:1:9', [DlqHeaders.redriveAt]: at(5000).toISOString(), [DlqHeaders.redriveCount]: '1' }),
+      headers: h({
+        [DlqHeaders.redriveOf]: '1:4',
+        [DlqHeaders.redriveTo]: 'order.events:1:9',
+        [DlqHeaders.redriveAt]: at(5000).toISOString(),
+        [DlqHeaders.redriveCount]: '1',
+      }),
     });
   }
   return foldDlq(records);
@@ -98,7 +114,14 @@ function deadLetters(eventType: string, group: string, redriven: boolean) {
 test('a PENDING saga whose OrderCreated is not on its topic waits for the order connector', (t) => {
   const state = sagaState(facts());
   t.like(state, { status: 'PENDING', final: false, seconds: 10, deadline: { seconds: 300, remainingSeconds: 290 } });
-  t.like(state.waitingFor, { service: 'product', on: 'OrderCreated', phase: 'connector', since: at(0).toISOString(), seconds: 10, deadLetter: null });
+  t.like(state.waitingFor, {
+    service: 'product',
+    on: 'OrderCreated',
+    phase: 'connector',
+    since: at(0).toISOString(),
+    seconds: 10,
+    deadLetter: null,
+  });
 });
 
 test('each step of the saga is found from the decision rows', (t) => {
@@ -123,9 +146,20 @@ test('each step of the saga is found from the decision rows', (t) => {
 test('a dead letter of the awaited event by the awaiting group, not re-driven, is what blocks the saga', (t) => {
   const events = [event('OrderCreated', 40)];
   const stuck = sagaState(facts({ events, deadLetters: deadLetters('OrderCreated', 'product-service', false) })).waitingFor;
-  t.like(stuck, { phase: 'consumer', deadLetter: { id: 'order.events.dlq:1:4', code: 'ER_CONSTRAINT_FAILED', failedAt: at(300).toISOString() } });
-  t.is(sagaState(facts({ events, deadLetters: deadLetters('OrderCreated', 'product-service', true) })).waitingFor?.deadLetter, null, 're-driven: no longer blocking');
-  t.is(sagaState(facts({ events, deadLetters: deadLetters('OrderCreated', 'user-service', false) })).waitingFor?.deadLetter, null, 'another group');
+  t.like(stuck, {
+    phase: 'consumer',
+    deadLetter: { id: 'order.events.dlq:1:4', code: 'ER_CONSTRAINT_FAILED', failedAt: at(300).toISOString() },
+  });
+  t.is(
+    sagaState(facts({ events, deadLetters: deadLetters('OrderCreated', 'product-service', true) })).waitingFor?.deadLetter,
+    null,
+    're-driven: no longer blocking',
+  );
+  t.is(
+    sagaState(facts({ events, deadLetters: deadLetters('OrderCreated', 'user-service', false) })).waitingFor?.deadLetter,
+    null,
+    'another group',
+  );
 });
 
 test('past its deadline, the remaining time is negative', (t) => {
@@ -134,11 +168,18 @@ test('past its deadline, the remaining time is negative', (t) => {
 
 test('an ended saga is final; a cancelled one still holding stock or points settles', (t) => {
   const completed = sagaState(
-    facts({ status: 'COMPLETED', reservation: row('RESERVED', 100), deduction: row('DEDUCTED', 200), events: [event('OrderCompleted', 520)] }),
+    facts({
+      status: 'COMPLETED',
+      reservation: row('RESERVED', 100),
+      deduction: row('DEDUCTED', 200),
+      events: [event('OrderCompleted', 520)],
+    }),
   );
   t.like(completed, { final: true, seconds: 0.5, deadline: null, waitingFor: null, settling: [], anomalies: [] });
 
-  const timedOut = sagaState(facts({ status: 'CANCELLED', reason: 'SAGA_TIMEOUT', reservation: row('RESERVED', 100), events: [event('OrderCancelled', 530)] }));
+  const timedOut = sagaState(
+    facts({ status: 'CANCELLED', reason: 'SAGA_TIMEOUT', reservation: row('RESERVED', 100), events: [event('OrderCancelled', 530)] }),
+  );
   t.like(timedOut, { status: 'CANCELLED', reason: 'SAGA_TIMEOUT', final: true });
   t.is(timedOut.settling.length, 1);
   t.like(timedOut.settling[0], { service: 'product', on: 'OrderCancelled', phase: 'consumer' });
@@ -162,12 +203,21 @@ test('the story is in time order, with hops, appliers, both states of a released
       nowMs: 7000,
       reservation: row('RELEASED', 5200, 5800),
       deduction: row('REFUSED', 5400, 5400, 'INSUFFICIENT_POINTS'),
-      events: [event('OrderCreated', 40), copy, event('StockReserved', 5250), event('PointsDeductionFailed', 5450), event('StockReleased', 5850), event('OrderCancelled', 6050)],
+      events: [
+        event('OrderCreated', 40),
+        copy,
+        event('StockReserved', 5250),
+        event('PointsDeductionFailed', 5450),
+        event('StockReleased', 5850),
+        event('OrderCancelled', 6050),
+      ],
       handled: [{ group: 'product-service', eventId: 'id-OrderCreated', at: at(5190) }],
       deadLetters: deadLetters('OrderCreated', 'product-service', true),
     }),
   );
-  const kinds = story.story.map((e) => (e.kind === 'event' ? e.eventType : e.kind === 'decision' || e.kind === 'saga' ? `${e.kind}:${e.status}` : e.kind));
+  const kinds = story.story.map((e) =>
+    e.kind === 'event' ? e.eventType : e.kind === 'decision' || e.kind === 'saga' ? `${e.kind}:${e.status}` : e.kind,
+  );
   t.deepEqual(kinds, [
     'saga:PENDING',
     'OrderCreated',
@@ -186,13 +236,22 @@ test('the story is in time order, with hops, appliers, both states of a released
   const [first, again] = story.story.filter((e) => e.kind === 'event' && e.eventType === 'OrderCreated');
   t.like(first, { hopMs: 20, redrivenFrom: null, handledBy: [{ group: 'product-service', at: at(5190).toISOString() }], awaitedBy: [] });
   t.like(again, { hopMs: null, redrivenFrom: 'order.events.dlq:1:4' });
-  t.like(story.story.find((e) => e.kind === 'event' && e.eventType === 'StockReserved'), { awaitedBy: ['user-service'] });
-  t.like(story.story.find((e) => e.kind === 'dead-letter'), { group: 'product-service', code: 'ER_CONSTRAINT_FAILED', redriven: true });
+  t.like(
+    story.story.find((e) => e.kind === 'event' && e.eventType === 'StockReserved'),
+    { awaitedBy: ['user-service'] },
+  );
+  t.like(
+    story.story.find((e) => e.kind === 'dead-letter'),
+    { group: 'product-service', code: 'ER_CONSTRAINT_FAILED', redriven: true },
+  );
   t.like(story.saga, { status: 'CANCELLED', finishedAt: at(6000).toISOString() });
   t.false('ageSeconds' in story.saga);
 
   const text = formatStory(story);
-  t.regex(text, /^order f76b15e5-d8e6-4e60-b623-5342cb06eb78: user u-1, 1 line\(s\)\nnow: CANCELLED \(INSUFFICIENT_POINTS\), final; 6\.0 s from placed to ended\n/);
+  t.regex(
+    text,
+    /^order f76b15e5-d8e6-4e60-b623-5342cb06eb78: user u-1, 1 line\(s\)\nnow: CANCELLED \(INSUFFICIENT_POINTS\), final; 6\.0 s from placed to ended\n/,
+  );
   t.regex(text, /OrderCreated at 1:40; outbox → topic 20 ms; applied by product-service \+5150 ms/);
   t.regex(text, /OrderCreated at 1:9; re-driven copy of order\.events\.dlq:1:4/);
   t.regex(text, /StockReserved at 1:5250; outbox → topic 20 ms; not applied by user-service/);
@@ -202,9 +261,14 @@ test('the story is in time order, with hops, appliers, both states of a released
 });
 
 test('a stuck saga says what it waits for, what blocks it, and the deadline', (t) => {
-  const story = sagaStory(facts({ events: [event('OrderCreated', 40)], deadLetters: deadLetters('OrderCreated', 'product-service', false) }));
+  const story = sagaStory(
+    facts({ events: [event('OrderCreated', 40)], deadLetters: deadLetters('OrderCreated', 'product-service', false) }),
+  );
   const text = formatStory(story);
-  t.regex(text, /now: PENDING for 10\.0 s\n {2}waits for the product service to reserve the stock on OrderCreated \(on its topic since 2025-06-01T12:00:00\.040Z, 10\.0 s\)/);
+  t.regex(
+    text,
+    /now: PENDING for 10\.0 s\n {2}waits for the product service to reserve the stock on OrderCreated \(on its topic since 2025-06-01T12:00:00\.040Z, 10\.0 s\)/,
+  );
   t.regex(text, /stuck: product-service dead-lettered OrderCreated \(order\.events\.dlq:1:4\)/);
   t.regex(text, /npm run dlq -- redrive order\.events\.dlq:1:4/);
   t.regex(text, /deadline: 300 s; the order service cancels it \(SAGA_TIMEOUT\) in 290\.0 s/);

@@ -66,7 +66,10 @@ export async function recordDeduction(trx: Knex.Transaction, deduction: Deductio
 
 /** The decision recorded for an order, locked for update. */
 export async function lockDeduction(trx: Knex.Transaction, orderId: string): Promise<Deduction | undefined> {
-  const row = await trx('point_deductions').where({ order_id: orderId }).forUpdate().first('order_id', 'user_id', 'amount', 'status', 'reason');
+  const row = await trx('point_deductions')
+    .where({ order_id: orderId })
+    .forUpdate()
+    .first('order_id', 'user_id', 'amount', 'status', 'reason');
   return row
     ? { orderId: row.order_id, userId: row.user_id, amount: Number(row.amount), status: row.status as DeductionStatus, reason: row.reason }
     : undefined;
@@ -74,9 +77,13 @@ export async function lockDeduction(trx: Knex.Transaction, orderId: string): Pro
 
 /** The statement that adds `delta` points (negative to take them). */
 export function changePoints(trx: Knex.Transaction, userId: string, delta: number): Statement {
-  return trx('users').where({ id: userId }).update({ points: trx.raw('points + ?', [delta]), updated_at: trx.fn.now(6) });
+  return trx('users')
+    .where({ id: userId })
+    .update({ points: trx.raw('points + ?', [delta]), updated_at: trx.fn.now(6) });
 }
 
 export function markRefunded(trx: Knex.Transaction, orderId: string): Statement {
-  return trx('point_deductions').where({ order_id: orderId }).update({ status: 'REFUNDED', updated_at: trx.fn.now(6) });
+  return trx('point_deductions')
+    .where({ order_id: orderId })
+    .update({ status: 'REFUNDED', updated_at: trx.fn.now(6) });
 }

@@ -1,4 +1,13 @@
-import { inOneTrip, isDuplicateKey, Reasons, type OrderCancelled, type OutboxEvent, type OutboxWriter, type Reason, type StockReserved } from '@cdc-outbox-saga/platform';
+import {
+  inOneTrip,
+  isDuplicateKey,
+  Reasons,
+  type OrderCancelled,
+  type OutboxEvent,
+  type OutboxWriter,
+  type Reason,
+  type StockReserved,
+} from '@cdc-outbox-saga/platform';
 import type { Knex } from 'knex';
 import {
   changePoints,

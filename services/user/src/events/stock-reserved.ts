@@ -8,7 +8,10 @@ export function onStockReserved({ outbox, logger }: ServiceContext): EventHandle
     const decision = await deductPoints(trx, outbox, stock, event.traceparent);
     if (!decision) {
       // A replay, or the order ended by its deadline before this event came: the recorded decision stands.
-      logger.warn({ orderId: stock.orderId, eventId: event.eventId }, 'a points decision is recorded for this order already; StockReserved ignored');
+      logger.warn(
+        { orderId: stock.orderId, eventId: event.eventId },
+        'a points decision is recorded for this order already; StockReserved ignored',
+      );
     }
   };
 }

@@ -12,7 +12,18 @@ test('a user name may be as long as its column, in code points', (t) => {
 });
 
 test('names with control or format characters, lone surrogates or nothing visible are refused', (t) => {
-  for (const name of ['Ada\u0007', 'Ada\u007f', 'Ada\u0085', 'Ada\r\nEve', 'Ada\tEve', '\u2066Ada\u2069', '\ufeffAda', '\u200c\u200d', 'a\udfffb', '\u3000']) {
+  for (const name of [
+    'Ada\u0007',
+    'Ada\u007f',
+    'Ada\u0085',
+    'Ada\r\nEve',
+    'Ada\tEve',
+    '\u2066Ada\u2069',
+    '\ufeffAda',
+    '\u200c\u200d',
+    'a\udfffb',
+    '\u3000',
+  ]) {
     t.false(newUser.safeParse({ name, points: 1 }).success, JSON.stringify(name));
   }
 });

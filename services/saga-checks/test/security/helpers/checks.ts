@@ -91,7 +91,9 @@ export async function rowSnapshot(dbs: SagaDatabases, scope: RowScope): Promise<
     snapshot.productsNamed = await count(named(dbs.product, 'products'));
   }
   const dated = (rows: Array<Record<string, unknown>>) =>
-    rows.map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, value instanceof Date ? value.toISOString() : value])));
+    rows.map((row) =>
+      Object.fromEntries(Object.entries(row).map(([key, value]) => [key, value instanceof Date ? value.toISOString() : value])),
+    );
   if (scope.userIds?.length) {
     const ids = scope.userIds;
     snapshot.users = dated(await dbs.user('users').whereIn('id', ids).orderBy('id').select('id', 'points', 'points_granted', 'updated_at'));
@@ -102,7 +104,9 @@ export async function rowSnapshot(dbs: SagaDatabases, scope: RowScope): Promise<
   }
   if (scope.productIds?.length) {
     const ids = scope.productIds;
-    snapshot.products = dated(await dbs.product('products').whereIn('id', ids).orderBy('id').select('id', 'stock', 'stock_received', 'updated_at'));
+    snapshot.products = dated(
+      await dbs.product('products').whereIn('id', ids).orderBy('id').select('id', 'stock', 'stock_received', 'updated_at'),
+    );
     snapshot.reservationLines = await count(dbs.product('reservation_lines').whereIn('product_id', ids).count({ n: '*' }));
   }
   if (scope.subject) {
@@ -112,17 +116,26 @@ export async function rowSnapshot(dbs: SagaDatabases, scope: RowScope): Promise<
   if (scope.idempotencyKeys?.length) {
     const keys = scope.idempotencyKeys;
     snapshot.sagasByKey = await count(
-      dbs.order('sagas').where((q) => {
-        q.whereRaw('1 = 0');
-        for (const key of keys) q.orWhereRaw('idempotency_key COLLATE utf8mb4_bin = ?', [key]);
-      }).count({ n: '*' }),
+      dbs
+        .order('sagas')
+        .where((q) => {
+          q.whereRaw('1 = 0');
+          for (const key of keys) q.orWhereRaw('idempotency_key COLLATE utf8mb4_bin = ?', [key]);
+        })
+        .count({ n: '*' }),
     );
   }
   return snapshot;
 }
 
 /** Runs `request` and checks that no row of `scope` changed; returns what `request` returned. */
-export async function writesNothing<T>(t: ExecutionContext, dbs: SagaDatabases, scope: RowScope, request: () => Promise<T>, what = ''): Promise<T> {
+export async function writesNothing<T>(
+  t: ExecutionContext,
+  dbs: SagaDatabases,
+  scope: RowScope,
+  request: () => Promise<T>,
+  what = '',
+): Promise<T> {
   const before = await rowSnapshot(dbs, scope);
   const result = await request();
   // A write that got through would be committed before its answer; a saga's later steps are not waited for.

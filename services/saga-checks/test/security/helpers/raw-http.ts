@@ -264,7 +264,10 @@ export function httpRequest(
   options: { headers?: Array<[string, string]>; body?: string | Buffer; host?: string; version?: string; contentLength?: boolean } = {},
 ): Buffer {
   const headers = options.headers ?? [];
-  const lines = [`${method} ${target} HTTP/${options.version ?? '1.1'}`, `Host: ${options.host ?? `${gatewayTarget.host}:${gatewayTarget.port}`}`];
+  const lines = [
+    `${method} ${target} HTTP/${options.version ?? '1.1'}`,
+    `Host: ${options.host ?? `${gatewayTarget.host}:${gatewayTarget.port}`}`,
+  ];
   for (const [name, value] of headers) lines.push(`${name}: ${value}`);
   const body = options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body, 'utf8');
   if (body !== undefined && options.contentLength !== false) lines.push(`Content-Length: ${body.length}`);
