@@ -39,6 +39,17 @@ async function upstream(
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
+/** An instance that answers `{}` and counts the requests that reach it. */
+async function countingUpstream(): Promise<{ url: string; reached: () => number }> {
+  let reached = 0;
+  const counting = await upstream((_req, res) => {
+    reached++;
+    res.end('{}');
+  });
+  servers.push(counting.server);
+  return { url: counting.url, reached: () => reached };
+}
+
 const echo = (name: string) =>
   upstream(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -179,12 +190,7 @@ test('a gzip body is passed on decoded, with headers that say so', async (t) => 
 });
 
 test('a body over the gateway limit is a JSON 413 and never reaches a service', async (t) => {
-  let reached = 0;
-  const counting = await upstream((_req, res) => {
-    reached++;
-    res.end('{}');
-  });
-  servers.push(counting.server);
+  const counting = await countingUpstream();
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [counting.url] }]);
   const answer = await call(`${gateway.url}/api/orders`, {
     method: 'POST',
@@ -193,7 +199,7 @@ test('a body over the gateway limit is a JSON 413 and never reaches a service', 
   });
   t.is(answer.status, 413);
   t.like(await answer.json(), { error: { code: 'BODY_TOO_LARGE' } });
-  t.is(reached, 0);
+  t.is(counting.reached(), 0);
 });
 
 test('an instance that does not answer in time is a JSON 504', async (t) => {
@@ -291,12 +297,7 @@ test('a GET that times out on a kept-alive connection is a 504 and is not sent t
 });
 
 test('refused tokens count against the client address: past its limit, 429 before any signature is checked', async (t) => {
-  let reached = 0;
-  const counting = await upstream((_req, res) => {
-    reached++;
-    res.end('{}');
-  });
-  servers.push(counting.server);
+  const counting = await countingUpstream();
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [counting.url] }], 2000, {
     capacity: 3,
     refillPerSecond: 1,
@@ -308,7 +309,7 @@ test('refused tokens count against the client address: past its limit, 429 befor
   t.deepEqual(statuses, [401, 401, 401, 429, 429]);
   const bare = await fetch(`${gateway.url}/api/orders/1`);
   t.is(bare.status, 429, 'no token at all: the same address, the same bucket');
-  t.is(reached, 0);
+  t.is(counting.reached(), 0);
   // The address is spent, whatever it sends, until its bucket refills (1/s here); then a valid token goes
   // through, counted against its subject.
   t.is((await call(`${gateway.url}/api/orders/1`)).status, 429);
@@ -318,7 +319,7 @@ test('refused tokens count against the client address: past its limit, 429 befor
     if (status === 429) await new Promise((resolve) => setTimeout(resolve, 200));
   }
   t.is(status, 200);
-  t.is(reached, 1);
+  t.is(counting.reached(), 1);
 });
 
 test('a path outside every route is a JSON 404', async (t) => {
@@ -339,12 +340,7 @@ test('connections to an instance are kept alive: many requests, one TCP connecti
 });
 
 test('a request without a valid token gets a JSON 401 and never reaches an instance', async (t) => {
-  let reached = 0;
-  const counting = await upstream((_req, res) => {
-    reached++;
-    res.end('{}');
-  });
-  servers.push(counting.server);
+  const counting = await countingUpstream();
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [counting.url] }]);
   const missing = await fetch(`${gateway.url}/api/orders`, { method: 'POST', body: '{}' });
   t.is(missing.status, 401);
@@ -352,7 +348,7 @@ test('a request without a valid token gets a JSON 401 and never reaches an insta
   const forged = await fetch(`${gateway.url}/api/orders`, { headers: { authorization: `Bearer ${token.slice(0, -4)}AAAA` } });
   t.is(forged.status, 401);
   t.like(await forged.json(), { error: { code: 'TOKEN_INVALID' } });
-  t.is(reached, 0);
+  t.is(counting.reached(), 0);
 });
 
 /** Raw bytes to the gateway, the answer as text once the connection closes (or after `waitMs`). */
@@ -380,12 +376,7 @@ async function until(check: () => boolean, ms = 2000): Promise<void> {
 }
 
 test('Expect: 100-continue without a valid token: the 401 and no 100, and the connection is closed', async (t) => {
-  let reached = 0;
-  const counting = await upstream((_req, res) => {
-    reached++;
-    res.end('{}');
-  });
-  servers.push(counting.server);
+  const counting = await countingUpstream();
   const gateway = await setup([{ prefix: '/api/orders', service: 'order', rewrite: '/orders', targets: [counting.url] }]);
   const answer = await rawExchange(gateway.url, (socket) => {
     socket.write(
@@ -395,7 +386,7 @@ test('Expect: 100-continue without a valid token: the 401 and no 100, and the co
   t.notRegex(answer, /100 Continue/);
   t.regex(answer, /^HTTP\/1\.1 401 /);
   t.regex(answer, /\r\nConnection: close\r\n/i);
-  t.is(reached, 0);
+  t.is(counting.reached(), 0);
 });
 
 test('Expect: 100-continue with a valid token: 100, then the body goes through', async (t) => {
@@ -465,12 +456,7 @@ test('the public /health says UP and no more; the details and /metrics are on th
 });
 
 test('a broken gzip body is 400 MALFORMED_BODY without zlib words, and never reaches an instance', async (t) => {
-  let reached = 0;
-  const counting = await upstream((_req, res) => {
-    reached++;
-    res.end('{}');
-  });
-  servers.push(counting.server);
+  const counting = await countingUpstream();
   const gateway = await setup([{ prefix: '/api/users', service: 'user', rewrite: '/users', targets: [counting.url] }]);
   const answer = await call(`${gateway.url}/api/users`, {
     method: 'POST',
@@ -480,7 +466,7 @@ test('a broken gzip body is 400 MALFORMED_BODY without zlib words, and never rea
   t.is(answer.status, 400);
   t.deepEqual(await answer.json(), { error: { code: 'MALFORMED_BODY', message: 'the request body could not be decompressed' } });
   t.is(answer.headers.get('x-content-type-options'), 'nosniff');
-  t.is(reached, 0);
+  t.is(counting.reached(), 0);
 });
 
 test("an absolute-form target is routed by its path; an instance's 405 comes back with its Allow", async (t) => {
