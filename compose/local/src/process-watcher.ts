@@ -65,7 +65,14 @@ export class ProcessWatcher {
 
   private async watch(): Promise<void> {
     while (!this.stopped) {
-      for (const watched of this.watched) this.look(watched);
+      for (const watched of this.watched) {
+        // One look that fails (a file another process changed under it) must not end the watch over all.
+        try {
+          this.look(watched);
+        } catch (error) {
+          this.context.log(`✗ supervisor: looking at ${watched.component.name}: ${(error as Error).message}`);
+        }
+      }
       await this.context.pause(this.pollMs);
     }
   }

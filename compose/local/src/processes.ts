@@ -66,9 +66,15 @@ export function processIdentity(pid: number): string | undefined {
 
 /** A component's pid and the session that owns it, if that process still runs; a stale pid file is removed. */
 export function recordOf(name: string): PidRecord | undefined {
-  const file = pidFile(name);
-  if (!existsSync(file)) return undefined;
-  const [pidText, owner = '', identity] = readFileSync(file, 'utf8').trim().split(/\s+/);
+  let text: string;
+  try {
+    text = readFileSync(pidFile(name), 'utf8');
+  } catch (error) {
+    // No file, or one removed between a look and the read (a `stop` in another process): no record.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const [pidText, owner = '', identity] = text.trim().split(/\s+/);
   const pid = Number(pidText);
   // A live pid that is not the process the stack started (a stale file after a reboot, a reused pid) is
   // someone else's: the file is forgotten, and nothing is ever signalled.
