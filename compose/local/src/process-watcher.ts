@@ -18,6 +18,8 @@ interface Watched {
   state: WatchState;
   /** The pid last seen running: how it ended is only known by pid. */
   pid: number | undefined;
+  /** The message of the last look that failed, until one succeeds. */
+  lookFailure?: string;
 }
 
 /**
@@ -66,11 +68,15 @@ export class ProcessWatcher {
   private async watch(): Promise<void> {
     while (!this.stopped) {
       for (const watched of this.watched) {
-        // One look that fails (a file another process changed under it) must not end the watch over all.
+        // One look that fails (a file another process changed under it) must not end the watch over all;
+        // the same failure again is logged once, not every poll.
         try {
           this.look(watched);
+          watched.lookFailure = undefined;
         } catch (error) {
-          this.context.log(`✗ supervisor: looking at ${watched.component.name}: ${(error as Error).message}`);
+          const message = (error as Error).message;
+          if (message !== watched.lookFailure) this.context.log(`✗ supervisor: looking at ${watched.component.name}: ${message}`);
+          watched.lookFailure = message;
         }
       }
       await this.context.pause(this.pollMs);
@@ -104,7 +110,14 @@ export class ProcessWatcher {
     // Someone is stopping components (`npm stop`): each is marked before it is signalled, so wait and see.
     if (stoppingProcesses().length > 0) return;
     watched.state = 'restarting';
-    this.context.track(this.recover(watched));
+    this.context.track(
+      this.recover(watched).catch((error: unknown) => {
+        // A restart that failed on something other than the component (a file changed under it) is not the
+        // end of the watch over it: the next look finds it dead and starts a restart again.
+        this.context.log(`✗ supervisor: restarting ${name}: ${(error as Error).message}`);
+        if (watched.state === 'restarting') watched.state = 'watching';
+      }),
+    );
   }
 
   /** Brings a dead component back: waits as the policy says, launches it and waits until it answers; again if that fails. */
