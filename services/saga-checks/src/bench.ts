@@ -15,9 +15,9 @@ import { closedPhase, gatewayOverhead, openPhase, post, type Fixtures } from './
 import { hopProbe } from './bench/probes.js';
 import { checkTargets, summaryLines, TARGETS, type BenchReport, type PhaseReport, type PhaseResult } from './bench/report.js';
 import { closeDatabases, openDatabases } from './databases.js';
-import { UsageError } from './dlq.js';
+import { kafkaBrokers, UsageError } from './command-line.js';
 
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const brokers = kafkaBrokers();
 
 /** Users rich enough and products stocked enough that every bench order completes. */
 async function fixtures(users: number, products: number): Promise<Fixtures> {

@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_AGE_HOURS, DLQ_SUFFIX, isDlqTopic, UsageError, type Coordinates } from './dlq.js';
+import { DEFAULT_MAX_AGE_HOURS, DLQ_SUFFIX, isDlqTopic, type Coordinates } from './dlq.js';
+import { UsageError, parseCommandLine } from './command-line.js';
 
 // The command line of `npm run dlq`: what it takes, the usage text that says so, and its parsing.
 
@@ -48,25 +48,20 @@ Kafka: KAFKA_BROKERS (default 127.0.0.1:9092), as npm run -s stack:env prints it
 
 /** Reads the command line (after `npm run dlq --`). Throws a UsageError for anything it does not understand. */
 export function parseDlqArgs(argv: string[]): DlqCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        topic: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        all: { type: 'boolean' },
-        force: { type: 'boolean' },
-        'allow-old': { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      topic: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      all: { type: 'boolean' },
+      force: { type: 'boolean' },
+      'allow-old': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help || positionals[0] === 'help') return { command: 'help' };
   const [command = 'list', ...rest] = positionals;

@@ -1,3 +1,4 @@
+import { kafkaBrokers } from './command-line.js';
 import { Kafka, logLevel } from 'kafkajs';
 import { planRedrive } from './dlq.js';
 import { parseDlqArgs, usage, type DlqCommand } from './dlq-args.js';
@@ -8,7 +9,7 @@ import { dlqTopics, readDlq, redrive, type RedriveResult } from './dlq-kafka.js'
 // Exit 0 on success, 1 when something was refused or failed, 2 for a command line it does not understand;
 // messages about failures go to stderr, results (the listing, what was re-driven, --json) to stdout.
 
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const brokers = kafkaBrokers();
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const json = (value: unknown) => print(JSON.stringify(value, null, 2));

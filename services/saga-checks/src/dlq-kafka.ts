@@ -6,12 +6,12 @@ import {
   foldDlq,
   isDlqTopic,
   markerMessage,
-  UsageError,
   type Coordinates,
   type DlqEntry,
   type DlqRecord,
   type RedrivePlan,
 } from './dlq.js';
+import { UsageError } from './command-line.js';
 
 /** The DLQ topics there are (`*.dlq`), or the ones asked for, which must exist. */
 export async function dlqTopics(kafka: Kafka, wanted: string[] = []): Promise<string[]> {

@@ -1,3 +1,4 @@
+import { UsageError } from './command-line.js';
 import { DeadLetterHeaders as DlqHeaders, headerText } from '@cdc-outbox-saga/platform';
 import type { IHeaders, Message } from 'kafkajs';
 
@@ -74,10 +75,6 @@ export interface DlqEntry extends Coordinates {
   redriven: boolean;
   /** The record as read, for re-driving. */
   record: DlqRecord;
-}
-
-export class UsageError extends Error {
-  override name = 'UsageError';
 }
 
 export const isDlqTopic = (topic: string) => topic.endsWith(DLQ_SUFFIX) && topic.length > DLQ_SUFFIX.length;

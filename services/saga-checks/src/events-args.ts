@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { Topics } from '@cdc-outbox-saga/platform';
-import { UsageError } from './dlq.js';
+import { UsageError, parseCommandLine } from './command-line.js';
 
 /** Where a read starts on every partition. */
 export type Start =
@@ -90,27 +89,22 @@ export function parseOrderId(text: string, what = 'order id'): string {
  * the broker to say. Throws a UsageError for anything it does not understand.
  */
 export function parseEventsArgs(argv: string[], now: Date = new Date(), knownTypes?: string[]): EventsCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        topic: { type: 'string', multiple: true },
-        order: { type: 'string' },
-        type: { type: 'string' },
-        'from-beginning': { type: 'boolean' },
-        since: { type: 'string' },
-        follow: { type: 'boolean' },
-        limit: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: false,
+    strict: true,
+    options: {
+      topic: { type: 'string', multiple: true },
+      order: { type: 'string' },
+      type: { type: 'string' },
+      'from-beginning': { type: 'boolean' },
+      since: { type: 'string' },
+      follow: { type: 'boolean' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values } = parsed;
   if (values.help) return { command: 'help' };
 

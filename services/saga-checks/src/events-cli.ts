@@ -1,6 +1,6 @@
 import { EventCodec, createSchemaRegistry } from '@cdc-outbox-saga/platform';
 import { Kafka, logLevel } from 'kafkajs';
-import { UsageError } from './dlq.js';
+import { kafkaBrokers, registryUrl, UsageError } from './command-line.js';
 import { eventsUsage, parseEventsArgs, type EventsCommand, type EventsOptions } from './events-args.js';
 import { columnsFor, eventJsonLine, formatEvent, formatHeader } from './events-format.js';
 import { knownEventTypes, readEvents, throwawayGroupId, type DecodedEvent } from './events.js';
@@ -9,12 +9,12 @@ import { knownEventTypes, readEvents, throwawayGroupId, type DecodedEvent } from
 // Exit 0 when done (Ctrl-C included), 1 when Kafka or the registry failed, 2 for a command line it does not
 // understand or a topic that does not exist; events go to stdout, messages to stderr.
 
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+const brokers = kafkaBrokers();
+const registry = registryUrl();
 
 async function run(options: EventsOptions, types: string[] | undefined, signal: AbortSignal): Promise<void> {
   const kafka = new Kafka({ clientId: 'events-cli', brokers, logLevel: logLevel.NOTHING });
-  const codec = new EventCodec(createSchemaRegistry(registryUrl));
+  const codec = new EventCodec(createSchemaRegistry(registry));
   const columns = columnsFor(options.topics, types);
   const groupId = throwawayGroupId();
   let printed = 0;

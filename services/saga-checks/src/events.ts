@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { headerText, loadEventSchemas, type EventCodec } from '@cdc-outbox-saga/platform';
 import type { Admin, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import { UsageError } from './dlq.js';
+import { UsageError } from './command-line.js';
 import type { Start } from './events-args.js';
 
 /** One record of an event topic, its value decoded through the registry. */

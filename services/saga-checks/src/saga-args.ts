@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { UsageError } from './dlq.js';
+import { UsageError, parseCommandLine } from './command-line.js';
 import { parseOrderId } from './events-args.js';
 
 export type SagaCommand = { command: 'help' } | { command: 'story'; orderId: string; json: boolean; deadlineSeconds: number | undefined };
@@ -15,25 +14,22 @@ export const sagaUsage = `usage: npm run saga -- <orderId> [--json] [--deadline-
                         service, else its default.json)
 
 Exit 0 with the story, 1 when the order is unknown or something could not be read, 2 for a bad command line.
-The stack: DB_HOST, DB_PORT, KAFKA_BROKERS, SCHEMA_REGISTRY_URL, as npm run -s stack:env prints them.`;
+The stack: its databases as the native stack's settings name them (STACK_DB_PORT, STACK_DIR) and read as the
+auditor, with the password generated into .stack/secrets; KAFKA_BROKERS and SCHEMA_REGISTRY_URL as npm run -s
+stack:env prints them.`;
 
 /** Reads the command line (after `npm run saga --`). Throws a UsageError for anything it does not understand. */
 export function parseSagaArgs(argv: string[]): SagaCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        json: { type: 'boolean' },
-        'deadline-seconds': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean' },
+      'deadline-seconds': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help) return { command: 'help' };
   if (positionals.length !== 1) {

@@ -1,3 +1,4 @@
+import { kafkaBrokers, registryUrl } from './command-line.js';
 import { EventCodec, createSchemaRegistry } from '@cdc-outbox-saga/platform';
 import { Kafka, logLevel } from 'kafkajs';
 import { closeDatabases, openDatabases } from './databases.js';
@@ -10,12 +11,12 @@ import { sagaStory } from './saga-story.js';
 // npm run saga -- <orderId> [--json]: see `sagaUsage` in saga-args.ts and the README's "Troubleshooting".
 // Exit 0 with the story, 1 for an unknown order or a failed read, 2 for a command line it does not understand.
 
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+const brokers = kafkaBrokers();
+const registry = registryUrl();
 
 async function run(command: Extract<SagaCommand, { command: 'story' }>): Promise<void> {
   const kafka = new Kafka({ clientId: 'saga-cli', brokers, logLevel: logLevel.NOTHING });
-  const codec = new EventCodec(createSchemaRegistry(registryUrl));
+  const codec = new EventCodec(createSchemaRegistry(registry));
   const deadlineSeconds = await orderDeadlineSeconds(command.deadlineSeconds);
   const dbs = openDatabases();
   try {

@@ -1,7 +1,6 @@
 // The bench's command line: its options, their checks, the usage text, and the plan printed before a run.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UsageError } from '../dlq.js';
+import { UsageError, parseCommandLine } from '../command-line.js';
 import { HOP_PROBE_TOPICS } from './probes.js';
 import { TARGETS } from './report.js';
 
@@ -114,12 +113,7 @@ function phaseList(name: string, text: string, allowed: readonly string[]): stri
 
 /** Reads the bench's command line; throws a UsageError for anything it does not understand. */
 export function parseBenchArgs(argv: string[], cwd = process.cwd()): BenchCommand {
-  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS }>>['values'];
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const { values } = parseCommandLine({ args: argv, options: OPTIONS });
   if (values.help) return { command: 'help' };
   const number = (name: NumericOption, kind: keyof typeof KINDS) => {
     const text = values[name];

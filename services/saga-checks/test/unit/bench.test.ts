@@ -1,5 +1,5 @@
 import test from 'ava';
-import { UsageError } from '../../src/dlq.js';
+import { UsageError } from '../../src/command-line.js';
 import { benchUsage, parseBenchArgs, planLines, type BenchOptions } from '../../src/bench/args.js';
 import { closedLoop, dueOffsetMs, LATE_MS, openLoop, type Clock } from '../../src/bench/load.js';
 import { cpuMsPerOrder, statCpuSeconds } from '../../src/bench/probes.js';

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { DlqHeaders, foldDlq, markerMessage, planRedrive, UsageError, type DlqRecord } from '../../src/dlq.js';
+import { DlqHeaders, foldDlq, markerMessage, planRedrive, type DlqRecord } from '../../src/dlq.js';
+import { UsageError } from '../../src/command-line.js';
 import { parseCoordinates, parseDlqArgs } from '../../src/dlq-args.js';
 import { formatList } from '../../src/dlq-format.js';
 

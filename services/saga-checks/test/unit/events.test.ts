@@ -1,5 +1,5 @@
 import test from 'ava';
-import { UsageError } from '../../src/dlq.js';
+import { UsageError } from '../../src/command-line.js';
 import { DEFAULT_TOPICS, parseDuration, parseEventsArgs, parseSince } from '../../src/events-args.js';
 import { columnsFor, eventJson, eventJsonLine, formatEvent, formatHeader } from '../../src/events-format.js';
 import { compareEvents, type DecodedEvent } from '../../src/events.js';

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { DlqHeaders, foldDlq, UsageError, type DlqRecord } from '../../src/dlq.js';
+import { DlqHeaders, foldDlq, type DlqRecord } from '../../src/dlq.js';
+import { UsageError } from '../../src/command-line.js';
 import type { DecodedEvent } from '../../src/events.js';
 import { parseSagaArgs } from '../../src/saga-args.js';
 import { formatStory } from '../../src/saga-format.js';
