@@ -12,8 +12,17 @@ import { audit } from './audit.js';
 import { benchUsage, parseBenchArgs, planLines, type BenchOptions, type OrderPhasePlan } from './bench/args.js';
 import { measureFloors } from './bench/floors.js';
 import { closedPhase, gatewayOverhead, openPhase, post, type Fixtures } from './bench/load.js';
-import { hopProbe } from './bench/probes.js';
-import { checkTargets, summaryLines, TARGETS, type BenchReport, type PhaseReport, type PhaseResult } from './bench/report.js';
+import { hopProbe, idleCpu } from './bench/probes.js';
+import {
+  checkIdle,
+  checkTargets,
+  summaryLines,
+  TARGETS,
+  type BenchReport,
+  type IdleResult,
+  type PhaseReport,
+  type PhaseResult,
+} from './bench/report.js';
 import { closeDatabases, openDatabases } from './databases.js';
 import { kafkaBrokers, UsageError } from './command-line.js';
 
@@ -60,6 +69,13 @@ async function bench(options: BenchOptions): Promise<number> {
   console.log(`✓ floors: ${JSON.stringify(floors)}`);
   const phases: PhaseReport[] = [];
   for (const plan of options.orderPhases) phases.push(await orderPhase(plan, kafka, ids));
+  let idle: IdleResult | undefined;
+  if (options.idle) {
+    console.log(`▶ idle: ${options.idle.settleSeconds} s of quiet, then ${options.idle.seconds} s measured`);
+    await sleep(options.idle.settleSeconds * 1000);
+    idle = { seconds: options.idle.seconds, cpuPercentOfOneCore: await idleCpu(options.idle.seconds) };
+    console.log(`  CPU % of one core: ${JSON.stringify(idle.cpuPercentOfOneCore)}`);
+  }
   let gatewayResult;
   if (options.gateway) {
     console.log('▶ gateway overhead');
@@ -70,17 +86,21 @@ async function bench(options: BenchOptions): Promise<number> {
   const findings = await audit(dbs, { productIds: ids.productIds, userIds: ids.userIds, pendingGraceSeconds: 30 });
   await closeDatabases(dbs);
 
-  const targetCheck = checkTargets(
-    TARGETS,
-    options.orderPhases.map((settings, i) => ({ settings, result: phases[i]! })),
-  );
+  const targetCheck = [
+    ...checkTargets(
+      TARGETS,
+      options.orderPhases.map((settings, i) => ({ settings, result: phases[i]! })),
+    ),
+    checkIdle(idle),
+  ];
   const report: BenchReport = {
     at: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version },
     floors,
     phases,
     gateway: gatewayResult,
-    targets: Object.fromEntries(TARGETS.map((t) => [t.phase, t.text])),
+    idle,
+    targets: { ...Object.fromEntries(TARGETS.map((t) => [t.phase, t.text])), idle: checkIdle(undefined).target },
     targetCheck,
     auditFindings: findings.length,
   };

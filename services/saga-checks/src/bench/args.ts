@@ -4,6 +4,12 @@ import { UsageError, parseCommandLine } from '../command-line.js';
 import { HOP_PROBE_TOPICS } from './probes.js';
 import { TARGETS } from './report.js';
 
+/**
+ * The quiet before the idle phase measures: the last orders' final events are still on their way through
+ * Connect and the consumers, and offsets are committed once a second.
+ */
+export const IDLE_SETTLE_SECONDS = 10;
+
 /** One order phase as the command line asked for it. */
 export type OrderPhasePlan = (
   | { name: 'latency'; loop: 'open'; /** Orders per second. */ rate: number; /** At most this many in flight. */ concurrency: number }
@@ -21,6 +27,8 @@ export interface BenchOptions {
   /** In the order given by --phases; the gateway phase runs after them. */
   orderPhases: OrderPhasePlan[];
   gateway: { clients: number; seconds: number } | undefined;
+  /** No orders for `seconds` after the order phases (and `settleSeconds` of quiet first): the stack's idle CPU. */
+  idle: { seconds: number; settleSeconds: number } | undefined;
   users: number;
   products: number;
   out: string;
@@ -34,21 +42,24 @@ export type BenchCommand = { command: 'help' } | ({ command: 'run' } & BenchOpti
 const ORDER_PHASES = ['latency', 'throughput'] as const;
 
 /** The text `--help` prints. */
-export const benchUsage = `usage: npm run bench [-- [--phases latency,throughput,gateway] [--hop-probe latency] [--check]
+export const benchUsage = `usage: npm run bench [-- [--phases latency,throughput,idle,gateway] [--hop-probe latency] [--check]
                          [--latency-rate 20] [--latency-seconds 30] [--latency-warmup-seconds 90] [--concurrency 400]
                          [--throughput-clients 64] [--throughput-seconds 60] [--throughput-warmup-seconds 5]
-                         [--gateway-clients 16] [--gateway-seconds 15] [--users 200] [--products 50] [--out DIR]]
+                         [--idle-seconds 30] [--gateway-clients 16] [--gateway-seconds 15]
+                         [--users 200] [--products 50] [--out DIR]]
 
   Places orders through the gateway, each with Prefer: wait=30 and timed to its final state, and prints per
   phase the completed orders/s, the end-to-end latency and the CPU ms per completed order of each component
   (read from /proc/<pid>/stat before and after; the load generator's own apart); then whether each target
   was met, and the audit of its own orders.
-  --phases PHASES    which phases, comma-separated; the order phases run in the order given, gateway last:
+  --phases PHASES    which phases, comma-separated; the order phases run in the order given, then idle, gateway last:
     latency          open loop at --latency-rate orders/s for --latency-seconds, at most --concurrency in
                      flight. An order is timed from when it was due, not from when it was sent, so a stall
                      is not hidden (coordinated omission); one sent more than 10 ms late is counted as late.
     throughput       closed loop: --throughput-clients clients, each placing its next order when its last one
                      is final, for --throughput-seconds: what the stack completes when it is the bottleneck.
+    idle             no orders for --idle-seconds, after ${IDLE_SETTLE_SECONDS} s for the last events to drain: each
+                     component's CPU in % of one core (polls, health checks, heartbeats, registry renewals).
     gateway          GET /products/:id straight to a product instance and through the gateway, closed loop,
                      --gateway-clients clients for --gateway-seconds each: what the gateway adds to a request,
                      and its CPU per request.
@@ -74,7 +85,8 @@ ${TARGETS.map((t) => `    ${t.phase.padEnd(15)}${t.text}`).join('\n')}
   command line it does not understand, 0 otherwise.`;
 
 const OPTIONS = {
-  phases: { type: 'string', default: 'latency,throughput,gateway' },
+  phases: { type: 'string', default: 'latency,throughput,idle,gateway' },
+  'idle-seconds': { type: 'string', default: '30' },
   'hop-probe': { type: 'string', default: 'latency' },
   check: { type: 'boolean', default: false },
   'gateway-seconds': { type: 'string', default: '15' },
@@ -122,10 +134,10 @@ export function parseBenchArgs(argv: string[], cwd = process.cwd()): BenchComman
       throw new UsageError(`--${name} ${text}: not ${KINDS[kind].words}`);
     return value;
   };
-  const phases = phaseList('phases', values.phases, [...ORDER_PHASES, 'gateway']);
+  const phases = phaseList('phases', values.phases, [...ORDER_PHASES, 'idle', 'gateway']);
   const probed = values['hop-probe'].trim() === 'none' ? [] : phaseList('hop-probe', values['hop-probe'], ORDER_PHASES);
   const orderPhases = phases
-    .filter((name) => name !== 'gateway')
+    .filter((name) => name !== 'gateway' && name !== 'idle')
     .map((name): OrderPhasePlan =>
       name === 'latency'
         ? {
@@ -152,6 +164,7 @@ export function parseBenchArgs(argv: string[], cwd = process.cwd()): BenchComman
     gateway: phases.includes('gateway')
       ? { clients: number('gateway-clients', 'count'), seconds: number('gateway-seconds', 'positive') }
       : undefined,
+    idle: phases.includes('idle') ? { seconds: number('idle-seconds', 'positive'), settleSeconds: IDLE_SETTLE_SECONDS } : undefined,
     users: number('users', 'count'),
     products: number('products', 'count'),
     out: values.out ?? resolve(cwd, '../../bench-results'),
@@ -170,6 +183,11 @@ export function planLines(options: BenchOptions): string[] {
         : `closed loop, ${p.clients} clients for ${p.seconds} s`;
     const warmup = p.warmupSeconds > 0 ? `after a ${p.warmupSeconds} s warm-up` : 'no warm-up';
     lines.push(`  ${p.name.padEnd(11)} ${load}, ${warmup}; hop probe ${p.hopProbe ? 'on' : 'off'}`);
+  }
+  if (options.idle) {
+    lines.push(
+      `  idle        no orders for ${options.idle.seconds} s, after ${options.idle.settleSeconds} s of quiet: CPU % of one core per component`,
+    );
   }
   if (options.gateway) {
     lines.push(

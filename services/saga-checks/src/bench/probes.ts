@@ -83,6 +83,19 @@ export function cpuMeter() {
   };
 }
 
+/** Each component's CPU in % of one core over `seconds` of wall time from now (instances added up), and their sum. */
+export async function idleCpu(seconds: number): Promise<Record<string, number>> {
+  const before = readStackCpu();
+  const started = performance.now();
+  await sleep(seconds * 1000);
+  const after = readStackCpu();
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  // ms of CPU per second of wall time, divided by 10, is % of one core.
+  const msPerSecond = cpuMsPerOrder(before, after, 0, elapsedSeconds);
+  delete msPerSecond.loadGenerator;
+  return Object.fromEntries(Object.entries(msPerSecond).map(([name, ms]) => [name, Math.round(ms * 10) / 100]));
+}
+
 /** A consumer timing CDC hops: `start` clears and records, `take` stops recording and sums up, `stop` leaves. */
 export interface HopProbe {
   start(): void;

@@ -4,6 +4,7 @@ import { benchUsage, parseBenchArgs, planLines, type BenchOptions } from '../../
 import { closedLoop, dueOffsetMs, LATE_MS, openLoop, type Clock } from '../../src/bench/load.js';
 import { cpuMsPerOrder, statCpuSeconds } from '../../src/bench/probes.js';
 import {
+  checkIdle,
   checkTargets,
   hopProbeWords,
   percentiles,
@@ -240,10 +241,10 @@ test('the summary says which target was met, and where the hop probe ran', (t) =
   t.regex(text, /latency {4}offered 20\/s .* cdc hop p50 25 ms p99 60 ms/);
   t.regex(text, /throughput offered 64 clients .* cdc hop not measured \(probe off\)/);
   t.regex(text, /hop probe {2}on in latency; off in throughput/);
-  t.regex(text, /latency {4}MISSED: end-to-end p50 200 ms MISSED \(<= 60 ms\), end-to-end p99 900 ms MISSED \(<= 150 ms\)/);
+  t.regex(text, /latency {4}MISSED: end-to-end p50 200 ms MISSED \(<= 50 ms\), end-to-end p99 900 ms MISSED \(<= 120 ms\)/);
   t.regex(
     text,
-    /throughput met: completed 310\/s met \(>= 300\/s\), end-to-end p99 900 ms met \(<= 1000 ms\), not completed 0 met \(<= 0\)/,
+    /throughput met: completed 310\/s met \(>= 190\/s\), end-to-end p99 900 ms met \(<= 1000 ms\), stack CPU 6 ms\/order met \(<= 9 ms\/order\), not completed 0 met \(<= 0\)/,
   );
   t.is(hopProbeWords([{ phase: 'throughput', hopProbe: false }]), 'off in throughput');
   t.is(hopProbeWords([]), 'no order phase ran');
@@ -257,6 +258,7 @@ test('the command line: defaults, with the hop probe in the latency phase only',
       { name: 'throughput', loop: 'closed', clients: 64, seconds: 60, warmupSeconds: 5, hopProbe: false },
     ],
     gateway: { clients: 16, seconds: 15 },
+    idle: { seconds: 30, settleSeconds: 10 },
     users: 200,
     products: 50,
     out: '/repo/bench-results',
@@ -310,4 +312,20 @@ test('the plan printed before a run says where the hop probe runs and whether ta
   const quiet = parseBenchArgs(['--hop-probe', 'none', '--check']) as BenchOptions & { command: 'run' };
   t.notRegex(planLines(quiet).join('\n'), /a consumer of the bench's own/);
   t.regex(planLines(quiet).join('\n'), /checked: a missed one makes the exit status 1/);
+});
+
+test('the idle phase: on by default after the order phases, and judged against the idle target', (t) => {
+  t.like(parseBenchArgs(['--phases', 'idle', '--idle-seconds', '12']), { orderPhases: [], gateway: undefined, idle: { seconds: 12 } });
+  t.is((parseBenchArgs(['--phases', 'throughput']) as BenchOptions).idle, undefined);
+  t.throws(() => parseBenchArgs(['--idle-seconds', '0']), { instanceOf: UsageError });
+  t.regex(planLines(parseBenchArgs([]) as BenchOptions).join('\n'), /idle {8}no orders for 30 s, after 10 s of quiet/);
+
+  t.like(checkIdle(undefined), { phase: 'idle', verdict: 'not run' });
+  t.like(checkIdle({ seconds: 30, cpuPercentOfOneCore: { connect: 14, stackTotal: 33.9 } }), { verdict: 'missed' });
+  const met = checkIdle({ seconds: 30, cpuPercentOfOneCore: { connect: 3, stackTotal: 20 } });
+  t.like(met, { verdict: 'met' });
+  t.deepEqual(
+    met.checks.map((c) => [c.figure, c.measured, c.limit]),
+    [['stack CPU', 20, 25]],
+  );
 });
