@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { settings } from './settings.js';
 
@@ -38,20 +38,39 @@ export const debPrefix = (name: string, version: string) => `${name}_${version.r
  * lists do not know it yet) into the state folder's debs/, and `dpkg-deb -x` into `home`. Nothing is
  * installed system-wide and nothing is needed from a package manager at run time.
  */
-export async function fetchDebianPackage({ name, version, home, files }: DebianPackage): Promise<void> {
+export function fetchDebianPackage({ name, version, home, files }: DebianPackage): Promise<void> {
+  return fetchDebianPackages([{ name, version }], home, files);
+}
+
+/**
+ * Fetches several pinned packages the same way and unpacks them all into one `home`, as if installed
+ * under it (usr/bin, usr/lib/python3/dist-packages…). They are unpacked into a folder of their own first
+ * and moved into place once all are there, so an interrupted fetch never leaves a `home` that only looks
+ * complete.
+ */
+export async function fetchDebianPackages(packages: { name: string; version: string }[], home: string, files: string[]): Promise<void> {
   if (files.every((file) => existsSync(file))) return;
   const debs = join(settings.distDir, 'debs');
   mkdirSync(debs, { recursive: true });
-  const wanted = `${name}=${version}`;
+  const wanted = packages.map(({ name, version }) => `${name}=${version}`);
   try {
-    await run('apt-get', ['download', wanted], debs);
+    await run('apt-get', ['download', ...wanted], debs);
   } catch {
     await run('apt-get', ['update', '-qq']);
-    await run('apt-get', ['download', wanted], debs);
+    await run('apt-get', ['download', ...wanted], debs);
   }
-  const prefix = debPrefix(name, version);
-  const deb = readdirSync(debs).find((file) => file.startsWith(prefix) && file.endsWith('.deb'));
-  if (!deb) throw new Error(`apt-get download ${wanted} left no ${prefix}*.deb in ${debs}`);
-  rmSync(home, { recursive: true, force: true });
-  await run('dpkg-deb', ['-x', join(debs, deb), home]);
+  const unpacking = `${home}.part-${process.pid}`;
+  rmSync(unpacking, { recursive: true, force: true });
+  try {
+    for (const { name, version } of packages) {
+      const prefix = debPrefix(name, version);
+      const deb = readdirSync(debs).find((file) => file.startsWith(prefix) && file.endsWith('.deb'));
+      if (!deb) throw new Error(`apt-get download ${name}=${version} left no ${prefix}*.deb in ${debs}`);
+      await run('dpkg-deb', ['-x', join(debs, deb), unpacking]);
+    }
+    rmSync(home, { recursive: true, force: true });
+    renameSync(unpacking, home);
+  } finally {
+    rmSync(unpacking, { recursive: true, force: true });
+  }
 }

@@ -32,6 +32,8 @@ export const versions = {
   prometheus: '2.42.0+ds-5+deb12u1',
   /** Debian 12's Prometheus MySQL/MariaDB exporter, fetched the same way. */
   mysqldExporter: '0.14.0-3+b5',
+  /** Debian 12's Compose 1.29, fetched the same way to check compose/*.yml (compose-check.ts): never run on an engine. */
+  dockerCompose: '1.29.2-3',
 };
 
 /** A database account of the stack: its user name and the secret that holds its password. */
