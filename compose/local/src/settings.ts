@@ -23,6 +23,16 @@ function intFromEnv(name: string, fallback: number): number {
   return value;
 }
 
+/**
+ * Extra command-line options for the stack's own processes, for profiling: `STACK_NODE_OPTIONS` goes to
+ * every Node process the stack starts (services, gateway, config service; for example `--cpu-prof
+ * --cpu-prof-dir=/tmp/profiles`), `STACK_JVM_OPTIONS` to Kafka and Connect (for example
+ * `-XX:+UnlockDiagnosticVMOptions -XX:+DebugNonSafepoints`, so that JFR's samples are not biased to
+ * safepoints). Unlike NODE_OPTIONS they do not reach this CLI or the tests. Split on spaces.
+ */
+export const extraOptions = (name: 'STACK_NODE_OPTIONS' | 'STACK_JVM_OPTIONS'): string[] =>
+  (process.env[name] ?? '').split(/\s+/).filter((option) => option !== '');
+
 /** Versions are pinned once, in compose/local/pom.xml; this only reads them. */
 export const versions = {
   kafka: pomProperty('version.kafka'),

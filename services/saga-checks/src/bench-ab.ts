@@ -3,7 +3,8 @@
 // Runs the same bench against the stack of a base commit (A) and of this working tree (B), alternately
 // (A B A B ...), on this machine, and prints every figure side by side with each side's spread: a change
 // proves its gain only when the difference is larger than the spread between runs of the same code.
-// The base is checked out once into a git worktree under the system's temp folder and built there; both
+// The base is cloned once (git clone --shared: the objects stay here) under the system's temp folder and built
+// there (not a worktree: the config service reads config-repo from a repository's own .git); both
 // sides share the state folder (fetched artifacts, secrets), and each run starts from empty data unless
 // --keep-data. The load generator is this tree's bench for both sides, so the instrument does not change.
 // Exit 0; 1 when a run failed or its audit found anything; 2 for a command line it does not understand.
@@ -55,13 +56,13 @@ function stackRunning(): string[] {
   });
 }
 
-/** The base commit checked out and built in a worktree of its own (once per commit). */
+/** The base commit checked out and built in a clone of its own (once per commit). */
 function prepareBase(sha: string): string {
   const dir = join(tmpdir(), 'cdc-outbox-saga-bench-ab', sha);
   if (!existsSync(join(dir, 'package.json'))) {
     rmSync(dir, { recursive: true, force: true });
-    git(['worktree', 'prune']);
-    git(['worktree', 'add', '--detach', dir, sha]);
+    git(['clone', '--quiet', '--shared', '--no-checkout', repoRoot, dir]);
+    git(['checkout', '--quiet', '--detach', sha], dir);
   }
   if (run('node', ['compose/local/bin/ensure-deps.mjs'], dir) !== 0 || run('npm', ['run', '-s', 'build'], dir) !== 0) {
     throw new Error(`could not install or build the base in ${dir}`);
@@ -97,9 +98,13 @@ function main(): number {
   const baseSha = git(['rev-parse', '--verify', `${values.base}^{commit}`]);
   const headSha = git(['rev-parse', 'HEAD']);
   const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+  const subject = (sha: string) => {
+    const text = git(['log', '-1', '--format=%s', sha]);
+    return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+  };
   const labels = {
-    a: `${values.base} (${baseSha.slice(0, 10)}): ${git(['log', '-1', '--format=%s', baseSha])}`,
-    b: `this tree, HEAD ${headSha.slice(0, 10)}${dirty ? ' with uncommitted changes' : ''}: ${git(['log', '-1', '--format=%s', headSha])}`,
+    a: `${values.base} (${baseSha.slice(0, 10)}): ${subject(baseSha)}`,
+    b: `this tree, HEAD ${headSha.slice(0, 10)}${dirty ? ' with uncommitted changes' : ''}: ${subject(headSha)}`,
   };
 
   console.log(`▶ bench:ab: A = ${labels.a}`);

@@ -7,7 +7,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Component } from '../component.js';
 import { portOpen } from '../component.js';
 import { findJava } from '../java.js';
-import { settings } from '../settings.js';
+import { extraOptions, settings } from '../settings.js';
 
 const run = promisify(execFile);
 const dataDir = join(settings.dataDir, 'kafka');
@@ -57,6 +57,7 @@ export function jvmArgs(maxHeap: string, metrics?: { port: number; config: strin
     '-XX:MaxGCPauseMillis=20',
     '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${writeLog4jConfig()}`,
+    ...extraOptions('STACK_JVM_OPTIONS'),
   ];
 }
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Component } from '../component.js';
 import { httpJson } from '../component.js';
 import { ensureSigningKey } from '../dev-token.js';
-import { accountPasswordFile, settings, stackEnvironment } from '../settings.js';
+import { accountPasswordFile, extraOptions, settings, stackEnvironment } from '../settings.js';
 
 /** The domain services and their first port; instance i of a service listens on base + 10 * i. */
 const domainServices = [
@@ -67,7 +67,7 @@ export function serviceComponent(service: string, id: string, port: number): Com
     },
     launchSpec: () => ({
       command: process.execPath,
-      args: [join(settings.repoRoot, 'services', service, 'dist/src/main.js')],
+      args: [...extraOptions('STACK_NODE_OPTIONS'), join(settings.repoRoot, 'services', service, 'dist/src/main.js')],
       cwd: join(settings.repoRoot, 'services', service),
       env: {
         ...stackEnvironment(),
@@ -118,7 +118,7 @@ export function configServerComponent(): Component {
     },
     launchSpec: () => ({
       command: process.execPath,
-      args: [join(settings.repoRoot, 'services/config-server/dist/src/main.js')],
+      args: [...extraOptions('STACK_NODE_OPTIONS'), join(settings.repoRoot, 'services/config-server/dist/src/main.js')],
       cwd: join(settings.repoRoot, 'services/config-server'),
       env: {
         ...stackEnvironment(),
@@ -152,7 +152,7 @@ export function serviceComponents(): Component[] {
     },
     launchSpec: () => ({
       command: process.execPath,
-      args: [join(settings.repoRoot, 'services/gateway/dist/src/main.js')],
+      args: [...extraOptions('STACK_NODE_OPTIONS'), join(settings.repoRoot, 'services/gateway/dist/src/main.js')],
       cwd: join(settings.repoRoot, 'services/gateway'),
       env: {
         ...stackEnvironment(),
