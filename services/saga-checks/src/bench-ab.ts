@@ -3,8 +3,9 @@
 // Runs the same bench against the stack of a base commit (A) and of this working tree (B), alternately
 // (A B A B ...), on this machine, and prints every figure side by side with each side's spread: a change
 // proves its gain only when the difference is larger than the spread between runs of the same code.
-// The base is cloned once (git clone --shared: the objects stay here) under the system's temp folder and built
-// there (not a worktree: the config service reads config-repo from a repository's own .git); both
+// The base is cloned once under the system's temp folder, on a branch of its own, and built there (a full
+// clone, not a worktree or a --shared clone: the config service reads config-repo with isomorphic-git, which
+// follows neither a worktree's common directory nor alternates); both
 // sides share the state folder (fetched artifacts, secrets), and each run starts from empty data unless
 // --keep-data. The load generator is this tree's bench for both sides, so the instrument does not change.
 // Exit 0; 1 when a run failed or its audit found anything; 2 for a command line it does not understand.
@@ -61,8 +62,8 @@ function prepareBase(sha: string): string {
   const dir = join(tmpdir(), 'cdc-outbox-saga-bench-ab', sha);
   if (!existsSync(join(dir, 'package.json'))) {
     rmSync(dir, { recursive: true, force: true });
-    git(['clone', '--quiet', '--shared', '--no-checkout', repoRoot, dir]);
-    git(['checkout', '--quiet', '--detach', sha], dir);
+    git(['clone', '--quiet', '--no-checkout', repoRoot, dir]);
+    git(['checkout', '--quiet', '-B', 'bench-ab-base', sha], dir);
   }
   if (run('node', ['compose/local/bin/ensure-deps.mjs'], dir) !== 0 || run('npm', ['run', '-s', 'build'], dir) !== 0) {
     throw new Error(`could not install or build the base in ${dir}`);
