@@ -84,6 +84,7 @@ export {
   baseServiceSettings,
   databaseLogin,
   secretFrom,
+  clockSettings,
   configSettings,
   eurekaCredentials,
   eurekaSettings,
@@ -128,6 +129,19 @@ export {
   type HealthStatus,
 } from './runtime/health.js';
 export { ServiceMetrics } from './runtime/metrics.js';
+export {
+  CLOCK_SKEW_METRIC,
+  ClockGuard,
+  classifySkew,
+  describeSkew,
+  estimateSkew,
+  readDatabaseClock,
+  type ClockEstimate,
+  type ClockGuardOptions,
+  type ClockSample,
+  type ClockState,
+  type ClockThresholds,
+} from './runtime/clock-guard.js';
 export {
   startService,
   runAsProcess,

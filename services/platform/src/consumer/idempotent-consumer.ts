@@ -38,6 +38,13 @@ export interface IdempotentConsumerOptions {
   /** The most events of one partition applied in one database transaction (default 100). */
   maxBatchEvents?: number;
   /**
+   * The broker answers a fetch once `minBytes` are there or after `maxWaitMs` (default 1 byte, 1000 ms: at
+   * once when anything is there). A larger `minBytes` gathers more events per fetch when they flow, and
+   * holds a lone event up to `maxWaitMs`. disconnect() waits for the fetch in flight, so `maxWaitMs` is
+   * also how long a stopping service lingers.
+   */
+  fetch?: { minBytes: number; maxWaitMs: number };
+  /**
    * The least time between two offset commits of this instance (default 1000 ms; 0 commits after every
    * batch, as kafkajs does by default). Offsets only mark progress: what was applied is recorded in
    * processed_events, so events applied since the last commit and delivered again (after a crash or a
@@ -84,10 +91,8 @@ export class IdempotentConsumer {
     this.consumer = options.kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: true,
-      // An idle fetch waits at most 1 s (kafkajs' default is 5 s); data is returned as soon as it is
-      // there either way (minBytes 1). disconnect() waits for the fetch in flight, so this is how long
-      // a stopping service lingers.
-      maxWaitTimeInMs: 1000,
+      minBytes: options.fetch?.minBytes ?? 1,
+      maxWaitTimeInMs: options.fetch?.maxWaitMs ?? 1000,
       ...(options.sessionTimeoutMs ? { sessionTimeout: options.sessionTimeoutMs } : {}),
     });
     this.deadLetters = new DeadLetterWriter(options.kafka, options.groupId);

@@ -129,6 +129,21 @@ function withPassword<T extends { password?: string; passwordFile?: string }>(
 /** A database login: `user`, and `password` or `passwordFile` (read into `password`). */
 export const databaseLogin = z.object({ user: z.string().min(1), ...passwordKeys }).transform(withPassword);
 
+/**
+ * The clock guard (clock-guard.ts): this instance's clock against the database's, at start and every
+ * `intervalMs`. A skew beyond `warnSeconds` is logged (and alerted on: ClockSkew, at 2 s); beyond
+ * `downSeconds` the instance is DOWN. A reading whose round trip took longer than `maxRoundTripMs` is
+ * discarded: the skew is only known to half of it.
+ */
+export const clockSettings = z
+  .object({
+    intervalMs: z.coerce.number().int().min(1000),
+    warnSeconds: z.coerce.number().positive(),
+    downSeconds: z.coerce.number().positive(),
+    maxRoundTripMs: z.coerce.number().int().min(1).max(5000),
+  })
+  .refine((c) => c.warnSeconds < c.downSeconds, { message: 'warnSeconds must be below downSeconds' });
+
 /** Settings every service has; a service extends this schema with its own keys. */
 export const baseServiceSettings = z.object({
   service: z.object({ name: z.string().min(1), instanceId: z.string().min(1) }),
@@ -165,6 +180,18 @@ export const baseServiceSettings = z.object({
     sessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000),
     /** The most events of one partition applied in one database transaction. */
     maxBatchEvents: z.coerce.number().int().min(1).max(1000),
+    /**
+     * A fetch is answered once `minBytes` are there or after `maxWaitMs`, whichever comes first. Together
+     * they trade fetches per event (client and broker CPU) against each hop's wait.
+     */
+    fetch: z.object({
+      minBytes: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(1024 * 1024),
+      maxWaitMs: z.coerce.number().int().min(1).max(5000),
+    }),
     /** The least time between two offset commits of an instance (0: after every batch). */
     commitIntervalMs: z.coerce.number().int().min(0).max(60_000),
     /**
@@ -192,6 +219,7 @@ export const baseServiceSettings = z.object({
     /** How often the instance checks its database and consumer (and tells Eureka of a change). */
     intervalMs: z.coerce.number().int().min(100),
   }),
+  clock: clockSettings,
   shutdown: z.object({
     /**
      * On a clean stop, how long the instance keeps serving after it left Eureka: the gateway reads Eureka

@@ -20,6 +20,7 @@ import { createLogger, setLogLevel, type Logger } from '../logger.js';
 import { OutboxWriter } from '../outbox/outbox-writer.js';
 import { EurekaClient } from '../discovery/eureka-client.js';
 import { HealthMonitor, consumerCheck, databaseCheck, type HealthReport } from './health.js';
+import { ClockGuard, readDatabaseClock } from './clock-guard.js';
 import { ServiceMetrics } from './metrics.js';
 import type { z } from 'zod';
 import { LiveConfig } from '../config/live-config.js';
@@ -63,7 +64,7 @@ export interface RunningService extends ServiceContext {
   /** Base URL of the HTTP server (useful with port 0). */
   url: string;
   consumer: IdempotentConsumer;
-  /** What GET /health answers: the database and the consumer, checked every `health.intervalMs`. */
+  /** What GET /health answers: the database, the consumer and the clock, checked every `health.intervalMs`. */
   health: HealthMonitor;
   stop(): Promise<void>;
 }
@@ -125,6 +126,7 @@ export async function startService<Extra extends object = object, Settings exten
     topics: definition.topics,
     partitionsConsumedConcurrently: settings.kafka.partitionsConsumedConcurrently,
     maxBatchEvents: settings.kafka.maxBatchEvents,
+    fetch: settings.kafka.fetch,
     commitIntervalMs: settings.kafka.commitIntervalMs,
     sessionTimeoutMs: settings.kafka.sessionTimeoutMs,
     dedupeWindowHours: settings.kafka.dedupeRetentionHours,
@@ -140,9 +142,13 @@ export async function startService<Extra extends object = object, Settings exten
       if (typeof occurredAt === 'number') metrics.cdcHop.observe({ event_type: event.eventType }, (receivedAt - occurredAt) / 1000);
     },
   });
+  // This instance's clock against the database's, once now (in the first health report) and every
+  // clock.intervalMs: a skew over clock.downSeconds turns the instance DOWN.
+  const clock = new ClockGuard({ ...settings.clock, read: () => readDatabaseClock(db), logger, registry: metrics.registry });
+  await clock.sample();
   let eureka: EurekaClient | undefined;
   const health = new HealthMonitor(
-    [databaseCheck(db), consumerCheck(consumer.kafkaConsumer)],
+    [databaseCheck(db), consumerCheck(consumer.kafkaConsumer), clock.check],
     settings.health.intervalMs,
     (report, previous) => {
       const level = report.status === 'DOWN' ? 'warn' : 'info';
@@ -173,6 +179,7 @@ export async function startService<Extra extends object = object, Settings exten
   finishHttpApp(app, logger);
 
   health.start();
+  clock.start();
   config.start();
   await consumer.start();
   const cleaner = new ProcessedEventsCleaner(db, logger, settings.kafka.dedupeRetentionHours);
@@ -205,6 +212,7 @@ export async function startService<Extra extends object = object, Settings exten
       await eureka?.stop();
       if (eureka) await new Promise((resolve) => setTimeout(resolve, settings.shutdown.drainMs));
       health.stop();
+      clock.stop();
       // Requests in flight finish; idle keep-alive connections (the gateway's) would hold close() for 5 s.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
