@@ -36,9 +36,8 @@ export function describeEntry(entry: StoryEntry): string {
 }
 
 const SERVICE = { order: 'the order service', product: 'the product service', user: 'the user service' } as const;
-const CONNECTOR = { order: 'order-outbox', product: 'product-outbox', user: 'user-outbox' } as const;
-/** Which service's outbox each event comes from, for a wait on its connector. */
-const PUBLISHER: Record<string, keyof typeof CONNECTOR> = {
+/** Which service's outbox each event comes from, for a wait on the connector. */
+const PUBLISHER: Record<string, keyof typeof SERVICE> = {
   OrderCreated: 'order',
   OrderCompleted: 'order',
   OrderCancelled: 'order',
@@ -55,7 +54,7 @@ export function describeWait(wait: Wait): string[] {
   const lines =
     wait.phase === 'connector' || !wait.service
       ? [
-          `${wait.on} is not on its topic yet: waits for the ${CONNECTOR[PUBLISHER[wait.on] ?? 'order']} connector to publish it (written ${wait.since}, ${s(wait.seconds)} ago)${then}`,
+          `${wait.on} is not on its topic yet: waits for the outbox connector to publish it from ${SERVICE[PUBLISHER[wait.on] ?? 'order']}'s outbox (written ${wait.since}, ${s(wait.seconds)} ago)${then}`,
         ]
       : [`waits for ${SERVICE[wait.service]} to ${wait.step} on ${wait.on} (on its topic since ${wait.since}, ${s(wait.seconds)})`];
   if (wait.deadLetter) {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import avro from 'avsc';
 import { randomUUID } from 'node:crypto';
-import { connectFetch } from '@cdc-outbox-saga/local-stack';
+import { connectFetch, connectorFiles } from '@cdc-outbox-saga/local-stack';
 import { isTraceparent } from '../../src/index.js';
 import { collect, collectFirst, header, kafkaClient, probeWriter, serviceDatabase, stack, uniqueName } from '../helpers/stack.js';
 
@@ -94,7 +94,7 @@ test("an event over Kafka's record limit is refused in its transaction, which co
   );
   const all = await collect(kafka, topic, (got) => got.some((m) => m.message.key?.toString() === marker));
   t.false(all.some((m) => m.message.key?.toString() === tooLarge));
-  const status = (await (await connectFetch(stack.connect, '/connectors/order-outbox/status')).json()) as {
+  const status = (await (await connectFetch(stack.connect, `/connectors/${connectorFiles()[0]!.name}/status`)).json()) as {
     connector: { state: string };
     tasks: Array<{ state: string }>;
   };

@@ -1,10 +1,10 @@
 import test from 'ava';
-import { connectApiFromEnv, connectFetch, prometheusUrl } from '@cdc-outbox-saga/local-stack';
+import { connectApiFromEnv, connectFetch, connectorFiles, prometheusUrl } from '@cdc-outbox-saga/local-stack';
 import { waitFor } from '../helpers/discovery.js';
 import { query } from '../helpers/prometheus.js';
 
 const connect = connectApiFromEnv();
-const connector = 'order-outbox';
+const connector = connectorFiles()[0]!.name;
 
 interface Alert {
   labels: Record<string, string>;

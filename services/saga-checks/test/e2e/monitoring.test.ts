@@ -2,7 +2,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { monitoringDir, promtoolBinary, rootSql, serviceInstanceNames, settings } from '@cdc-outbox-saga/local-stack';
+import { connectorFiles, monitoringDir, promtoolBinary, rootSql, serviceInstanceNames, settings } from '@cdc-outbox-saga/local-stack';
 import { readDlq } from '../../src/dlq-kafka.js';
 import { createProduct, createUser, placeOrder } from '../helpers/api.js';
 import { waitFor, waitForValue } from '../helpers/discovery.js';
@@ -57,7 +57,7 @@ test('Prometheus scrapes every part: one job per kind, each service instance fou
 });
 
 test('Connect and Debezium report through the JMX exporter: every connector running, none failed, its lag behind the binlog', async (t) => {
-  const connectors = ['order-outbox', 'product-outbox', 'user-outbox'];
+  const connectors = connectorFiles().map((file) => file.name);
   await waitFor(
     'connector metrics scraped',
     () => query('sum by (connector) (kafka_connect_connect_worker_metrics_connector_running_task_count)'),
@@ -70,7 +70,12 @@ test('Connect and Debezium report through the JMX exporter: every connector runn
     connectors.map((c) => [c, 0]),
   );
   const behind = await query('max by (server) (debezium_mariadb_connector_metrics_millisecondsbehindsource)');
-  t.deepEqual(behind.map((s) => s.metric.server).sort(), ['order-db', 'product-db', 'user-db']);
+  t.deepEqual(
+    behind.map((s) => s.metric.server).sort(),
+    connectorFiles()
+      .map((file) => file.config['topic.prefix'])
+      .sort(),
+  );
   const controller = await query('kafka_controller_kafkacontroller_value{name="ActiveControllerCount"}');
   t.deepEqual(
     controller.map((s) => Number(s.value[1])),

@@ -1,6 +1,14 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectApiFromEnv, connectFetch, connectorKey, readRestarts, rootSql, settings } from '@cdc-outbox-saga/local-stack';
+import {
+  connectApiFromEnv,
+  connectFetch,
+  connectorFiles,
+  connectorKey,
+  readRestarts,
+  rootSql,
+  settings,
+} from '@cdc-outbox-saga/local-stack';
 import { databases } from '../helpers/databases.js';
 import { waitFor } from '../helpers/discovery.js';
 import { burstThrough, openShop, planOrders, stackWhole } from '../helpers/faults.js';
@@ -9,7 +17,7 @@ const { dbs } = databases();
 const connect = connectApiFromEnv();
 // The Debezium account on each of the stack's hosts (connectors connect over TCP to 127.0.0.1).
 const debezium = settings.credentials.hosts.map((host) => `'${settings.credentials.debezium.user}'@'${host}'`).join(', ');
-const connectors = ['order-outbox', 'product-outbox', 'user-outbox'];
+const connectors = connectorFiles().map((file) => file.name);
 
 /** Each connector's task states, from Kafka Connect's REST API. */
 async function taskStates(): Promise<Record<string, string[]>> {

@@ -1,7 +1,14 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { connectApiFromEnv, connectAuthorization, eurekaApiFromEnv, mintToken, serviceInstanceUrls } from '@cdc-outbox-saga/local-stack';
+import {
+  connectApiFromEnv,
+  connectAuthorization,
+  connectorFiles,
+  eurekaApiFromEnv,
+  mintToken,
+  serviceInstanceUrls,
+} from '@cdc-outbox-saga/local-stack';
 import { api, bearer, createProduct, createUser, placeOrder, subject, type Answer } from '../helpers/api.js';
 import { databases } from '../helpers/databases.js';
 import { hasSecurityHeaders, isJsonError, seenFetch, writesNothing, type RowScope } from './helpers/checks.js';
@@ -363,7 +370,7 @@ async function connectCall(
 }
 
 test.serial('Kafka Connect answers 401 to requests without credentials, and no connector is created', async (t) => {
-  for (const path of ['/connectors', '/connectors/order-outbox/config', '/connector-plugins']) {
+  for (const path of ['/connectors', `/connectors/${connectorFiles()[0]!.name}/config`, '/connector-plugins']) {
     const answer = await connectCall('GET', path);
     t.is(answer.status, 401, `GET ${path}: ${answer.text.slice(0, 200)}`);
   }
