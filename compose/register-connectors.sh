@@ -34,6 +34,15 @@ in_time() {
   [ "$(date +%s)" -lt "$deadline" ] || { echo "$1" >&2; exit 1; }
 }
 
+# A connector Connect runs with no file in /connectors (one whose file was removed since) is deleted, so that
+# its binlog connection and offsets do not live on beside the connectors that replaced it.
+for name in $(curl -fsS -K "$auth" "$connect_url/connectors" | tr -d '[]"' | tr ',' ' '); do
+  if [ ! -f "/connectors/$name.json" ]; then
+    curl -fsS -K "$auth" -X DELETE "$connect_url/connectors/$name" > /dev/null
+    echo "deleted $name (no file in connectors/)"
+  fi
+done
+
 for file in /connectors/*.json; do
   name=$(basename "$file" .json)
   sed 's/io\.debezium\.connector\.mariadb\.MariaDbConnector/io.debezium.connector.mysql.MySqlConnector/' "$file" |

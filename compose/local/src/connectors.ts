@@ -83,7 +83,8 @@ export function isRunning(status: ConnectorStatus): boolean {
 
 /**
  * Registers every connector in connectors/ with PUT /connectors/<name>/config (creates or updates, so
- * running it again changes nothing), then waits until each connector and all its tasks are RUNNING and
+ * running it again changes nothing) and deletes any connector Connect runs that has no file there (one a
+ * file removed since, whose offsets and binlog connection would otherwise live on), then waits until each connector and all its tasks are RUNNING and
  * Debezium streams the binlog for each (`waitUntilStreaming`): only then may a service write an outbox row.
  *
  * A FAILED connector or task is restarted (its failed parts only), up to twice: the state may be stale,
@@ -92,6 +93,10 @@ export function isRunning(status: ConnectorStatus): boolean {
  */
 export async function registerConnectors(api: ConnectApi, metricsUrl: string, timeoutMs = 90_000): Promise<void> {
   const files = connectorFiles();
+  const wanted = new Set(files.map((file) => file.name));
+  for (const name of await connectJson<string[]>(api, '/connectors')) {
+    if (!wanted.has(name)) await connectJson(api, `/connectors/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  }
   for (const { name, config } of files) {
     await connectJson(api, `/connectors/${encodeURIComponent(name)}/config`, {
       method: 'PUT',

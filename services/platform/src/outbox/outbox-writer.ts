@@ -27,7 +27,7 @@ export interface OutboxWriterOptions {
   /**
    * The largest encoded event accepted (default 900 KiB). Kafka refuses records over its 1 MiB default
    * (`message.max.bytes`, and the Connect producer's `max.request.size`), and a record it refuses fails the
-   * connector's task: CDC stops for the whole database. Refusing the event here rolls back the business
+   * connector's task: CDC stops for every service's outbox. Refusing the event here rolls back the business
    * transaction with a clear error instead. The margin covers key, headers and record framing.
    */
   maxEventBytes?: number;

@@ -22,7 +22,7 @@ async function connectorState(): Promise<string> {
   return body.connector.state;
 }
 
-// Disruptive: it pauses the order service's connector (no order event is published meanwhile).
+// Disruptive: it pauses the outbox connector (no service's event is published meanwhile).
 test.serial('pausing a connector makes ConnectorNotRunning fire on the live Prometheus within the time the rule states', async (t) => {
   t.is(await alertState(), 'inactive');
   const pausedAt = Date.now();
