@@ -27,7 +27,10 @@ const usage = `usage: npm run bench:ab -- --base REV [--runs 2] [--keep-data] [-
   for example: npm run bench:ab -- --base HEAD~1 -- --phases throughput,idle
   --keep-data   keep the data folder between runs (by default each run starts from empty databases and
                 topics; keeping it is faster but each run sees the rows of the ones before it, and the two
-                commits must have the same migrations)`;
+                commits must have the same migrations and the same connectors/)
+
+  B's config-repo/ must be committed: the config service serves it from Git, so an uncommitted change would
+  run on neither side. A run whose bench fails (its audit included) is reported and left out of the table.`;
 
 const repoRoot = resolve(import.meta.dirname, '../../../..');
 
@@ -92,9 +95,17 @@ function main(): number {
   const benchArgs = positionals;
   if (benchArgs.includes('--out')) throw new UsageError('--out is chosen by bench:ab (one folder per run)');
 
-  const running = stackRunning();
-  if (running.length > 0) {
-    throw new UsageError(`a stack is running (${running.join(', ')}): stop it first (npm run stop); each run starts its own`);
+  const refuseRunningStack = () => {
+    const running = stackRunning();
+    if (running.length > 0) {
+      throw new UsageError(`a stack is running (${running.join(', ')}): stop it first (npm run stop); each run starts its own`);
+    }
+  };
+  refuseRunningStack();
+  if (git(['status', '--porcelain', '--', 'config-repo']) !== '') {
+    throw new UsageError(
+      'config-repo/ has uncommitted changes: the config service serves it from Git, so B would not run them; commit first',
+    );
   }
   const baseSha = git(['rev-parse', '--verify', `${values.base}^{commit}`]);
   const headSha = git(['rev-parse', 'HEAD']);
@@ -124,16 +135,19 @@ function main(): number {
     for (const side of ['A', 'B'] as const) {
       const tree = side === 'A' ? baseDir : repoRoot;
       console.log(`\n▶ run ${i} of ${runs}, side ${side} (${side === 'A' ? labels.a : labels.b})`);
+      // run-tests would reuse a component that answers; each run must start its own.
+      refuseRunningStack();
       if (!values['keep-data']) rmSync(join(settings.stateDir, 'data'), { recursive: true, force: true });
       const out = join(resultsDir, `${side}-${i}`);
       // The side's own stack (its run-tests starts it and stops it afterwards), measured by this tree's bench.
       const status = run('node', ['compose/local/dist/src/cli.js', 'run-tests', '--', 'node', bench, ...benchArgs, '--out', out], tree);
       const file = existsSync(out) ? readdirSync(out).find((f) => f.endsWith('.json')) : undefined;
       if (status !== 0 || !file) {
-        console.log(`✗ run ${i}, side ${side}: exit status ${status}${file ? '' : ', no report'}`);
+        console.log(`✗ run ${i}, side ${side}: exit status ${status}${file ? '' : ', no report'}; left out of the table`);
         failed = true;
+        continue;
       }
-      if (file) results.push({ side, run: i, figures: figuresOf(JSON.parse(readFileSync(join(out, file), 'utf8')) as BenchReport) });
+      results.push({ side, run: i, figures: figuresOf(JSON.parse(readFileSync(join(out, file), 'utf8')) as BenchReport) });
     }
   }
 

@@ -44,7 +44,10 @@ export interface AbRow {
   spreadA: number;
   spreadB: number;
   delta: number;
-  /** `B better`, `B worse` or `within the spread`: a difference no larger than either side's spread is no difference. */
+  /**
+   * `B better`, `B worse` or `within the spread`: a difference no larger than either side's spread is no
+   * difference. `no spread (one run)` when a side has a single run: nothing to judge the difference against.
+   */
   verdict: string;
 }
 
@@ -65,10 +68,16 @@ export function compareRuns(runs: AbRun[]): AbRow[] {
     if (a.length === 0 || b.length === 0) continue;
     const [meanA, meanB, spreadA, spreadB] = [mean(a), mean(b), spread(a), spread(b)];
     const delta = meanB - meanA;
-    // With one run a side there is no spread: any difference is reported, and the table says so.
     const noise = Math.max(spreadA, spreadB);
     const better = LOWER_IS_BETTER(figure) ? delta < 0 : delta > 0;
-    const verdict = Math.abs(delta) <= noise || delta === 0 ? 'within the spread' : better ? 'B better' : 'B worse';
+    const verdict =
+      a.length < 2 || b.length < 2
+        ? 'no spread (one run)'
+        : Math.abs(delta) <= noise || delta === 0
+          ? 'within the spread'
+          : better
+            ? 'B better'
+            : 'B worse';
     rows.push({
       figure,
       a,

@@ -65,7 +65,14 @@ test('a difference counts only when it is larger than the spread of either side'
     { side: 'A', run: 1, figures: { 'throughput orders/s': 100 } },
     { side: 'B', run: 1, figures: { 'throughput orders/s': 90 } },
   ]);
-  t.is(worse[0]!.verdict, 'B worse', 'fewer orders/s is worse');
+  t.is(worse[0]!.verdict, 'no spread (one run)', 'one run a side is not judged');
+  const worseTwice = compareRuns([
+    { side: 'A', run: 1, figures: { 'throughput orders/s': 100 } },
+    { side: 'B', run: 1, figures: { 'throughput orders/s': 90 } },
+    { side: 'A', run: 2, figures: { 'throughput orders/s': 101 } },
+    { side: 'B', run: 2, figures: { 'throughput orders/s': 91 } },
+  ]);
+  t.is(worseTwice[0]!.verdict, 'B worse', 'fewer orders/s is worse');
   const text = abTableLines(rows, { a: 'base', b: 'head' }).join('\n');
   t.regex(text, /^A = base\nB = head/);
   t.regex(text, /idle % core stackTotal +34 \/ 33 +20 \/ 21 +33\.5 +20\.5 +-13 {2}B better \(1, 1\)/);
