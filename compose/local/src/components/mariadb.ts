@@ -208,6 +208,10 @@ export const mariadb: Component = {
         '--collation-server=utf8mb4_unicode_ci',
         '--innodb-buffer-pool-size=256M',
         '--max-connections=500',
+        // A small pool of threads (one group per core) runs the statements of every connection, instead of a
+        // thread per connection: about 60 connections on two cores, and each statement otherwise wakes its
+        // own thread. Measured (decision 0017): p99 at 20 orders/s 151 ms against 301, less CPU everywhere.
+        '--thread-handling=pool-of-threads',
       ],
     };
   },
