@@ -8,6 +8,7 @@ export { setLogLevel } from './logger.js';
 export { createLogger, type Logger } from './logger.js';
 export { createDatabase, type DatabaseSettings } from './data/database.js';
 export { inOneTrip, type Statement } from './data/one-trip.js';
+export { fixKafkajsIdleTimers } from './kafka/idle-timer-fix.js';
 export { migrate, migrateAs, platformMigrations, timestamps, type Migration } from './data/migrations.js';
 export { loadEventSchemas, topicFor, type EventSchema } from './avro/event-schemas.js';
 export { EventCodec, createSchemaRegistry } from './avro/event-codec.js';

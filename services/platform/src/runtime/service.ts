@@ -12,6 +12,7 @@ import { monitorConsumerGroup } from '../consumer/lag-monitor.js';
 import { createDatabase } from '../data/database.js';
 import { migrateAs, type Migration } from '../data/migrations.js';
 import { isRetriable } from '../errors.js';
+import { fixKafkajsIdleTimers } from '../kafka/idle-timer-fix.js';
 import { createHttpApp, finishHttpApp } from '../http/http-app.js';
 import { createHttpServer, type HttpServerOptions } from '../http/http-server.js';
 import { authenticate } from '../auth/authenticate.js';
@@ -112,6 +113,8 @@ export async function startService<Extra extends object = object, Settings exten
   const common: ServiceContext = { settings, logger, db, outbox, metrics };
   const context = { ...common, ...(definition.extend?.(common) ?? ({} as Extra)) };
 
+  // Before the first client connects: kafkajs 2.2.4's per-connection 1 ms timer loop (idle-timer-fix.ts).
+  const idleTimerFix = fixKafkajsIdleTimers();
   const kafka = new Kafka({
     clientId: `${settings.service.name}-${settings.service.instanceId}`,
     brokers: settings.kafka.brokers,
@@ -197,7 +200,7 @@ export async function startService<Extra extends object = object, Settings exten
   const url = `http://${settings.http.host}:${port}`;
   eureka = eurekaClientFor(settings, port, definition.version, logger);
   eureka?.start((await health.refresh()).status);
-  logger.info({ url, topics: definition.topics, groupId: settings.kafka.groupId }, 'service started');
+  logger.info({ url, topics: definition.topics, groupId: settings.kafka.groupId, kafkajsIdleTimerFix: idleTimerFix }, 'service started');
 
   return {
     ...common,
