@@ -83,9 +83,10 @@ export function isRunning(status: ConnectorStatus): boolean {
 
 /**
  * Registers every connector in connectors/ with PUT /connectors/<name>/config (creates or updates, so
- * running it again changes nothing) and deletes any connector Connect runs that has no file there (one a
- * file removed since, whose offsets and binlog connection would otherwise live on), then waits until each connector and all its tasks are RUNNING and
- * Debezium streams the binlog for each (`waitUntilStreaming`): only then may a service write an outbox row.
+ * running it again changes nothing) and deletes any connector Connect runs that has no file there (one
+ * whose file was removed since, whose offsets and binlog connection would otherwise live on), then waits
+ * until each connector and all its tasks are RUNNING and Debezium streams the binlog for each
+ * (`waitUntilStreaming`): only then may a service write an outbox row.
  *
  * A FAILED connector or task is restarted (its failed parts only), up to twice: the state may be stale,
  * read back from Connect's status topic after a run that lost its database, or the failure transient. A

@@ -46,18 +46,9 @@ function run(command: string, args: string[], cwd: string): number {
   return result.status ?? 1;
 }
 
-/** Whether any process the stack's pid files name is alive: a run must start its own stack. */
+/** The components whose recorded process still runs (recordedPid checks that): a run must start its own stack. */
 function stackRunning(): string[] {
-  return recordedNames().filter((name) => {
-    const pid = recordedPid(name);
-    if (pid === undefined) return false;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return recordedNames().filter((name) => recordedPid(name) !== undefined);
 }
 
 /** The base commit checked out and built in a clone of its own (once per commit). */
@@ -122,10 +113,8 @@ function main(): number {
   console.log(`▶ bench:ab: A = ${labels.a}`);
   console.log(`            B = ${labels.b}`);
   console.log(`            ${runs} run(s) each, alternated; bench options: ${benchArgs.join(' ') || '(defaults)'}`);
+  // This tree is installed and built by `npm run bench:ab` itself, before this runs.
   const baseDir = prepareBase(baseSha);
-  if (run('node', ['compose/local/bin/ensure-deps.mjs'], repoRoot) !== 0 || run('npm', ['run', '-s', 'build'], repoRoot) !== 0) {
-    throw new Error('could not install or build this tree');
-  }
 
   const resultsDir = join(repoRoot, 'bench-results', `ab-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const bench = join(repoRoot, 'services/saga-checks/dist/src/bench.js');

@@ -16,6 +16,7 @@ import { hopProbe, idleCpu } from './bench/probes.js';
 import {
   checkIdle,
   checkTargets,
+  IDLE_TARGET_TEXT,
   summaryLines,
   TARGETS,
   type BenchReport,
@@ -100,7 +101,7 @@ async function bench(options: BenchOptions): Promise<number> {
     phases,
     gateway: gatewayResult,
     idle,
-    targets: { ...Object.fromEntries(TARGETS.map((t) => [t.phase, t.text])), idle: checkIdle(undefined).target },
+    targets: { ...Object.fromEntries(TARGETS.map((t) => [t.phase, t.text])), idle: IDLE_TARGET_TEXT },
     targetCheck,
     auditFindings: findings.length,
   };

@@ -85,9 +85,12 @@ export interface IdleResult {
 /** The idle target: the whole stack at most this % of one core with no orders. */
 export const IDLE_TARGET_PERCENT = 25;
 
+/** The idle target in words, as the report writes it. */
+export const IDLE_TARGET_TEXT = `no orders: the whole stack <= ${IDLE_TARGET_PERCENT} % of one core`;
+
 /** Judges the idle phase (not an order phase: it has no orders, only CPU) against IDLE_TARGET_PERCENT. */
 export function checkIdle(idle: IdleResult | undefined): TargetVerdict {
-  const target = `no orders: the whole stack <= ${IDLE_TARGET_PERCENT} % of one core`;
+  const target = IDLE_TARGET_TEXT;
   if (!idle) return { phase: 'idle', target, verdict: 'not run', checks: [] };
   const measured = idle.cpuPercentOfOneCore.stackTotal ?? NaN;
   const met = measured <= IDLE_TARGET_PERCENT;
