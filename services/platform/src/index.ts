@@ -122,6 +122,7 @@ export {
 export {
   HealthMonitor,
   consumerCheck,
+  type ConsumerCheckOptions,
   databaseCheck,
   overall,
   type CheckResult,

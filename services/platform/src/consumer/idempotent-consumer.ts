@@ -141,6 +141,11 @@ export class IdempotentConsumer {
   }
 
   /** The consumer, for callers that want its instrumentation events or to seek. */
+  /** Whether stop() was called: the consumer is down because the service wants it so. */
+  get stoppedOnPurpose(): boolean {
+    return this.abort.signal.aborted;
+  }
+
   get kafkaConsumer(): Consumer {
     return this.consumer;
   }

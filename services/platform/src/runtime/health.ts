@@ -42,23 +42,62 @@ export function databaseCheck(db: Knex, timeoutMs = 2000): HealthCheck {
   };
 }
 
+export interface ConsumerCheckOptions {
+  /**
+   * How long a consumer that crashed on an error kafkajs retries (a broker gone, its group coordinator
+   * moved) may take to join its group again before the instance reports DOWN. Meanwhile the check stays
+   * UP with the crash as its reason: the instance still serves HTTP, and taking it out of Eureka for a
+   * restart of seconds would turn a broker's death into refused orders.
+   */
+  restartGraceMs: number;
+  /** Whether the service itself stopped the consumer (a clean shutdown, a test): DOWN at once. */
+  stoppedOnPurpose: () => boolean;
+  now?: () => number;
+}
+
 /**
- * Follows a kafkajs consumer through its events: STARTING until it first joins its group, DOWN after it
- * crashed (until kafkajs' own restart joins again) or stopped, UP while it is a member of its group.
+ * Follows a kafkajs consumer through its events: STARTING until it first joins its group, UP while it is
+ * a member, DOWN once it stopped on purpose or crashed for good (an error kafkajs does not retry), and
+ * after a crash kafkajs restarts it, DOWN only if it has not joined again within `restartGraceMs`.
+ *
+ * kafkajs stops a crashing consumer before it says whether it restarts it (STOP, then CRASH), so a STOP
+ * counts only when the service asked for it.
  */
-export function consumerCheck(consumer: Consumer): HealthCheck {
-  let state: CheckResult = { status: 'STARTING', reason: 'not yet a member of its consumer group' };
+export function consumerCheck(consumer: Consumer, options: ConsumerCheckOptions): { name: string; check(): CheckResult } {
+  const now = options.now ?? Date.now;
+  let joined = false;
+  let failed: CheckResult | undefined;
+  let restarting: { since: number; message: string } | undefined;
   consumer.on(consumer.events.GROUP_JOIN, () => {
-    state = { status: 'UP' };
+    joined = true;
+    failed = undefined;
+    restarting = undefined;
   });
   consumer.on(consumer.events.CRASH, (event) => {
     const { error, restart } = event.payload as { error: Error; restart: boolean };
-    state = { status: 'DOWN', reason: `consumer crashed${restart ? ' (kafkajs restarts it)' : ''}: ${error.message}` };
+    if (restart) {
+      restarting = { since: restarting?.since ?? now(), message: error.message };
+    } else {
+      restarting = undefined;
+      failed = { status: 'DOWN', reason: `consumer crashed: ${error.message}` };
+    }
   });
   consumer.on(consumer.events.STOP, () => {
-    state = { status: 'DOWN', reason: 'consumer stopped' };
+    if (options.stoppedOnPurpose()) failed = { status: 'DOWN', reason: 'consumer stopped' };
   });
-  return { name: 'consumer', check: () => state };
+  return {
+    name: 'consumer',
+    check() {
+      if (failed !== undefined) return failed;
+      if (restarting !== undefined) {
+        const ms = now() - restarting.since;
+        const reason = `consumer crashed ${(ms / 1000).toFixed(1)} s ago and is restarting (kafkajs restarts it): ${restarting.message}`;
+        if (ms >= options.restartGraceMs) return { status: 'DOWN', reason };
+        return { status: joined ? 'UP' : 'STARTING', reason };
+      }
+      return joined ? { status: 'UP' } : { status: 'STARTING', reason: 'not yet a member of its consumer group' };
+    },
+  };
 }
 
 /**

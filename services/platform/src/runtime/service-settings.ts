@@ -218,6 +218,8 @@ export const baseServiceSettings = z.object({
   health: z.object({
     /** How often the instance checks its database and consumer (and tells Eureka of a change). */
     intervalMs: z.coerce.number().int().min(100),
+    /** How long a consumer kafkajs is restarting after a crash may take to rejoin before the instance is DOWN. */
+    consumerRestartGraceMs: z.coerce.number().int().min(0),
   }),
   clock: clockSettings,
   shutdown: z.object({

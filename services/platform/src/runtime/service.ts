@@ -151,7 +151,14 @@ export async function startService<Extra extends object = object, Settings exten
   await clock.sample();
   let eureka: EurekaClient | undefined;
   const health = new HealthMonitor(
-    [databaseCheck(db), consumerCheck(consumer.kafkaConsumer), clock.check],
+    [
+      databaseCheck(db),
+      consumerCheck(consumer.kafkaConsumer, {
+        restartGraceMs: settings.health.consumerRestartGraceMs,
+        stoppedOnPurpose: () => consumer.stoppedOnPurpose,
+      }),
+      clock.check,
+    ],
     settings.health.intervalMs,
     (report, previous) => {
       const level = report.status === 'DOWN' ? 'warn' : 'info';
