@@ -35,6 +35,12 @@ export interface IdempotentConsumerOptions {
   dedupeWindowHours?: number;
   /** Kafka's consumer session timeout (kafkajs' default 30 s): a member silent this long is evicted. */
   sessionTimeoutMs?: number;
+  /**
+   * kafkajs' own retries of a failed request (a broker unreachable, a coordinator moved): the first delay
+   * and the most any delay grows to. A consumer that exhausts them crashes and is restarted after the last
+   * delay, so `maxMs` also bounds that pause. kafkajs' defaults: 300 ms and 30 s.
+   */
+  clientRetry?: { initialMs: number; maxMs: number };
   /** The most events of one partition applied in one database transaction (default 100). */
   maxBatchEvents?: number;
   /**
@@ -94,6 +100,9 @@ export class IdempotentConsumer {
       minBytes: options.fetch?.minBytes ?? 1,
       maxWaitTimeInMs: options.fetch?.maxWaitMs ?? 1000,
       ...(options.sessionTimeoutMs ? { sessionTimeout: options.sessionTimeoutMs } : {}),
+      ...(options.clientRetry
+        ? { retry: { initialRetryTime: options.clientRetry.initialMs, maxRetryTime: options.clientRetry.maxMs } }
+        : {}),
     });
     this.deadLetters = new DeadLetterWriter(options.kafka, options.groupId);
     this.committer = new OffsetCommitter(Math.max(0, options.commitIntervalMs ?? 1000));

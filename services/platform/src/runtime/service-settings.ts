@@ -201,6 +201,15 @@ export const baseServiceSettings = z.object({
     dedupeRetentionHours: z.coerce.number().int().min(169, "must exceed the topics' 168 h retention"),
     /** Backoff of a transient failure's retries (live). */
     retry: retrySettings,
+    /**
+     * kafkajs' own retries of a failed request: the first delay and the most one grows to. A consumer
+     * that runs out of them (a broker SIGKILLed: its connections refused until the controller moves its
+     * partitions) crashes and is restarted after the last delay, so `maxMs` bounds that pause too.
+     */
+    clientRetry: z.object({
+      initialMs: z.coerce.number().int().min(1).max(10_000),
+      maxMs: z.coerce.number().int().min(1).max(60_000),
+    }),
   }),
   registry: z.object({ url: z.url() }),
   outbox: z.object({

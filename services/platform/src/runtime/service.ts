@@ -132,6 +132,7 @@ export async function startService<Extra extends object = object, Settings exten
     fetch: settings.kafka.fetch,
     commitIntervalMs: settings.kafka.commitIntervalMs,
     sessionTimeoutMs: settings.kafka.sessionTimeoutMs,
+    clientRetry: settings.kafka.clientRetry,
     dedupeWindowHours: settings.kafka.dedupeRetentionHours,
     retry: settings.kafka.retry,
     handlers: definition.handlers(context),
