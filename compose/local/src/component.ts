@@ -6,6 +6,11 @@ export interface Component {
   name: string;
   /** What to print once it is up. */
   url: string;
+  /**
+   * Components with the same group are launched together and then waited for: the nodes of a Kafka
+   * cluster, none of which answers before a majority of its controller quorum runs.
+   */
+  startGroup?: string;
   /** Upper bound for a start; a cold start of the JVM components includes class loading and topic creation. */
   startTimeoutMs: number;
   /** True when an instance answers already, started by an earlier `npm start` or by hand: it is reused. */

@@ -92,7 +92,7 @@ export function isRunning(status: ConnectorStatus): boolean {
  * read back from Connect's status topic after a run that lost its database, or the failure transient. A
  * third failure ends the wait with Connect's stack trace.
  */
-export async function registerConnectors(api: ConnectApi, metricsUrl: string, timeoutMs = 90_000): Promise<void> {
+export async function registerConnectors(api: ConnectApi, metricsUrls: string[], timeoutMs = 90_000): Promise<void> {
   const files = connectorFiles();
   const wanted = new Set(files.map((file) => file.name));
   for (const name of await connectJson<string[]>(api, '/connectors')) {
@@ -110,7 +110,7 @@ export async function registerConnectors(api: ConnectApi, metricsUrl: string, ti
     files.map((file) => file.name),
     deadline,
   );
-  await waitUntilStreaming(metricsUrl, files.map(debeziumServer), deadline);
+  await waitUntilStreaming(metricsUrls, files.map(debeziumServer), deadline);
 }
 
 /** The name Debezium's metrics give a connector: its topic.prefix. */
@@ -150,7 +150,7 @@ async function waitUntilRunning(api: ConnectApi, names: string[], deadline: numb
 
 /**
  * Waits until Debezium's binlog client is connected for every connector (`servers`: their topic.prefix),
- * as its streaming metric `Connected` says, read from the JMX exporter agent in Connect (`metricsUrl`).
+ * as its streaming metric `Connected` says, read from the JMX exporter agents of Connect's workers (`metricsUrls`).
  *
  * Why RUNNING is not enough: Connect reports a task RUNNING once its start() has returned, and Debezium's
  * start() hands the snapshot and the streaming to a thread of its own. On a connector's very first start
@@ -161,19 +161,24 @@ async function waitUntilRunning(api: ConnectApi, names: string[], deadline: numb
  * wait cannot write an event its connector misses. A connector that has stored an offset resumes from it
  * and is connected again within moments; the wait then costs a scrape or two.
  */
-export async function waitUntilStreaming(metricsUrl: string, servers: string[], deadline: number): Promise<void> {
+export async function waitUntilStreaming(metricsUrls: string[], servers: string[], deadline: number): Promise<void> {
   for (;;) {
-    let connected = new Set<string>();
-    try {
-      const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) });
-      if (response.ok) connected = streamingServers(await response.text());
-    } catch {
-      // The agent answers once Connect's JVM is up; until then, nothing is connected.
+    // A task runs on one worker of the group, whichever the rebalance chose: any worker's agent may report it.
+    const connected = new Set<string>();
+    for (const metricsUrl of metricsUrls) {
+      try {
+        const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) });
+        if (response.ok) for (const server of streamingServers(await response.text())) connected.add(server);
+      } catch {
+        // The agent answers once that worker's JVM is up; until then, nothing is connected there.
+      }
     }
     const missing = servers.filter((server) => !connected.has(server));
     if (missing.length === 0) return;
     if (Date.now() > deadline) {
-      throw new Error(`Debezium not streaming the binlog in time for ${missing.join(', ')} (Connected metric at ${metricsUrl})`);
+      throw new Error(
+        `Debezium not streaming the binlog in time for ${missing.join(', ')} (Connected metric at ${metricsUrls.join(', ')})`,
+      );
     }
     await sleep(250);
   }

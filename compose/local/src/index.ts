@@ -1,6 +1,6 @@
 /** What tests and tools import from the native stack: endpoints, connector status, component restarts, dev tokens. */
-export { accountPassword, accountPasswordFile, settings, stackEnvironment, versions } from './settings.js';
-export type { DatabaseAccount, ServiceDatabase } from './settings.js';
+export { accountPassword, accountPasswordFile, connectWorkers, kafkaNodes, settings, stackEnvironment, versions } from './settings.js';
+export type { ConnectWorker, DatabaseAccount, KafkaNode, ServiceDatabase } from './settings.js';
 export {
   connectApiFromEnv,
   connectAuthorization,
@@ -12,7 +12,7 @@ export {
 } from './connectors.js';
 export type { ConnectApi, ConnectorStatus } from './connectors.js';
 export { restart, serviceInstanceNames, serviceInstanceUrls, startComponents, startExtraInstance, stopComponents } from './stack.js';
-export { logFile, recordedNames, recordedPid } from './processes.js';
+export { killHeldDown, logFile, recordedNames, recordedPid } from './processes.js';
 export { connectorKey, readRestarts } from './restarts.js';
 export type { RestartRecord } from './restarts.js';
 export { rootSql } from './components/mariadb.js';

@@ -209,6 +209,22 @@ export async function terminate(name: string, options: { graceMs?: number; owner
   return true;
 }
 
+/**
+ * SIGKILLs a component, a crash with no warning, and marks it as stopped on purpose first, so that no
+ * supervisor brings it back: for failover tests, where the rest of the cluster must carry on without it
+ * for as long as the test wants. Returns the session that owned it, for `startComponents` to hand it back
+ * to. Throws if the component is not running under the stack.
+ */
+export async function killHeldDown(name: string): Promise<string> {
+  const record = recordOf(name);
+  if (record === undefined) throw new Error(`${name} is not running under the stack`);
+  markStopped(name);
+  process.kill(record.pid, 'SIGKILL');
+  while (isAlive(record.pid)) await sleep(50);
+  forgetPid(name, record.pid);
+  return record.owner;
+}
+
 /** The last lines of a component's log, for failure reports. */
 export function logTail(name: string, lines = 40): string {
   const file = logFile(name);

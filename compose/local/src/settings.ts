@@ -60,6 +60,27 @@ export interface ServiceDatabase {
   migration: DatabaseAccount;
 }
 
+/** A node count from the environment: `allowed` lists what the stack can run, anything else is an error. */
+function countFromEnv(name: string, allowed: number[]): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return allowed[0]!;
+  const value = Number(raw);
+  if (!allowed.includes(value)) throw new Error(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return value;
+}
+
+/**
+ * Cluster mode: `STACK_KAFKA_BROKERS=3` runs three KRaft nodes (each broker and controller), and
+ * `STACK_CONNECT_WORKERS=2` (or 3) runs that many distributed workers in one Connect group. One of each by
+ * default, so `npm start` and `npm test` stay light. Three brokers, not two: with replication factor 3
+ * and min.insync.replicas 2, one node may die and `acks=all` writes still succeed, and the controller
+ * quorum (3 voters) still has its majority.
+ */
+const cluster = {
+  kafkaBrokers: countFromEnv('STACK_KAFKA_BROKERS', [1, 3]),
+  connectWorkers: countFromEnv('STACK_CONNECT_WORKERS', [1, 2, 3]),
+};
+
 const stateDir = resolve(process.env.STACK_DIR ?? join(repoRoot, '.stack'));
 const distDir = join(stateDir, 'dist');
 
@@ -72,7 +93,15 @@ export const settings = {
   /** The supervisor's record of restarts, one JSON file per component or connector, for `npm run status`. */
   restartsDir: join(stateDir, 'run', 'restarts'),
   logDir: join(stateDir, 'logs'),
-  dataDir: join(stateDir, 'data'),
+  /**
+   * The data of MariaDB, Kafka, Prometheus. A three-broker cluster keeps its own, beside the single
+   * broker's: Connect's offsets live in Kafka and point into MariaDB's binlog, so the two only make sense
+   * together, and switching `STACK_KAFKA_BROKERS` must never pair one cluster's Kafka with the other's database.
+   */
+  dataDir: join(stateDir, cluster.kafkaBrokers === 1 ? 'data' : `data-${cluster.kafkaBrokers}-brokers`),
+  cluster,
+  /** Topics' replication: 3 copies, 2 of them in sync for a write, on a cluster; 1 on a single broker. */
+  replication: cluster.kafkaBrokers >= 3 ? { factor: 3, minInSync: 2 } : { factor: 1, minInSync: 1 },
   confDir: join(stateDir, 'conf'),
   /** The development JWT signing key (private JWK, mode 0600), made once by `ensureSigningKey`. */
   signingKeyFile: join(stateDir, 'secrets', 'jwt-signing-key.json'),
@@ -149,6 +178,56 @@ export const settings = {
   ] satisfies ServiceDatabase[],
 };
 
+/**
+ * Node `n` (1-based) of a Kafka or Connect cluster listens on the first node's port + 100·(n−1): 9092,
+ * 9192, 9292 for brokers, 8083, 8183 for workers.
+ */
+export const nodePort = (port: number, n: number): number => port + 100 * (n - 1);
+
+/** A Kafka node of the stack: the first is `kafka`, the others `kafka-2`, `kafka-3`. */
+export interface KafkaNode {
+  id: number;
+  name: string;
+  port: number;
+  controllerPort: number;
+  metricsPort: number;
+}
+
+export function kafkaNodes(): KafkaNode[] {
+  const { ports } = settings;
+  return Array.from({ length: settings.cluster.kafkaBrokers }, (_, i) => ({
+    id: i + 1,
+    name: i === 0 ? 'kafka' : `kafka-${i + 1}`,
+    port: nodePort(ports.kafka, i + 1),
+    controllerPort: nodePort(ports.kafkaController, i + 1),
+    metricsPort: nodePort(ports.kafkaMetrics, i + 1),
+  }));
+}
+
+/** Every broker as `host:port,…`: what each Kafka client of the stack bootstraps from. */
+export const kafkaBootstrap = (): string =>
+  kafkaNodes()
+    .map((node) => `${settings.host}:${node.port}`)
+    .join(',');
+
+/** A Connect worker of the stack: the first is `connect`, the others `connect-2`, `connect-3`. */
+export interface ConnectWorker {
+  n: number;
+  name: string;
+  port: number;
+  metricsPort: number;
+}
+
+export function connectWorkers(): ConnectWorker[] {
+  const { ports } = settings;
+  return Array.from({ length: settings.cluster.connectWorkers }, (_, i) => ({
+    n: i + 1,
+    name: i === 0 ? 'connect' : `connect-${i + 1}`,
+    port: nodePort(ports.connect, i + 1),
+    metricsPort: nodePort(ports.connectMetrics, i + 1),
+  }));
+}
+
 /** The password of one of the stack's database accounts, made now if it is not there yet (secrets.ts). */
 export function accountPassword(account: DatabaseAccount): string {
   return stackSecret(settings.stateDir, account.secret);
@@ -185,7 +264,7 @@ export function stackEnvironment(): Record<string, string> {
   return {
     DB_HOST: host,
     DB_PORT: String(ports.mariadb),
-    KAFKA_BROKERS: `${host}:${ports.kafka}`,
+    KAFKA_BROKERS: kafkaBootstrap(),
     SCHEMA_REGISTRY_URL: `http://${host}:${ports.registry}/apis/ccompat/v7`,
     KAFKA_CONNECT_URL: `http://${host}:${ports.connect}`,
     KAFKA_CONNECT_USERNAME: httpUsers.connect,

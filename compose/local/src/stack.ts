@@ -4,9 +4,9 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Component } from './component.js';
-import { connect } from './components/connect.js';
+import { connectComponents } from './components/connect.js';
 import { buildEurekaServer, eureka } from './components/eureka.js';
-import { kafka } from './components/kafka.js';
+import { kafkaComponents } from './components/kafka.js';
 import { fetchPrometheus, prometheus } from './components/prometheus.js';
 import { mariadb } from './components/mariadb.js';
 import { mysqldExporter } from './components/mysqld-exporter.js';
@@ -28,7 +28,7 @@ import {
 import { settings } from './settings.js';
 
 /** The infrastructure, in start order: data path first, then the service registry (Eureka) and monitoring. */
-const infrastructure: Component[] = [mariadb, kafka, connect, registry, eureka, mysqldExporter, prometheus];
+const infrastructure: Component[] = [mariadb, ...kafkaComponents(), ...connectComponents(), registry, eureka, mysqldExporter, prometheus];
 
 /** In start order; they stop in the reverse order. The infrastructure first, then the services. */
 export const components: Component[] = [...infrastructure, ...serviceComponents()];
@@ -130,22 +130,35 @@ export async function up(): Promise<Session> {
   const started: string[] = [];
   let current = 'stack';
   try {
-    for (const component of components) {
-      current = component.name;
-      if (await component.isReady()) {
-        console.log(`• ${component.name}: already up, reusing it`);
-      } else {
-        if (recordedPid(component.name) !== undefined) {
-          // Started by the stack, but not answering (hung or half-started): replace it.
-          await terminate(component.name, { graceMs: 10_000 });
+    for (const group of startGroups(components)) {
+      const toStart: Component[] = [];
+      for (const component of group) {
+        current = component.name;
+        if (await component.isReady()) {
+          console.log(`• ${component.name}: already up, reusing it`);
+        } else {
+          if (recordedPid(component.name) !== undefined) {
+            // Started by the stack, but not answering (hung or half-started): replace it.
+            await terminate(component.name, { graceMs: 10_000 });
+          }
+          toStart.push(component);
         }
-        await withProgress(`start ${component.name}`, async () => {
-          const pid = await launchComponent(component, owner);
-          started.push(component.name);
-          await waitReady(component, pid);
+      }
+      if (toStart.length > 0) {
+        current = toStart[0]!.name;
+        await withProgress(`start ${toStart.map((c) => c.name).join(', ')}`, async () => {
+          const launched: Array<[Component, number]> = [];
+          for (const component of toStart) {
+            launched.push([component, await launchComponent(component, owner)]);
+            started.push(component.name);
+          }
+          await Promise.all(launched.map(([component, pid]) => waitReady(component, pid)));
         });
       }
-      if (component.provision) await withProgress(`provision ${component.name}`, () => component.provision!());
+      for (const component of group) {
+        current = component.name;
+        if (component.provision) await withProgress(`provision ${component.name}`, () => component.provision!());
+      }
     }
   } catch (error) {
     const name = error instanceof StackError ? error.component : current;
@@ -157,6 +170,17 @@ export async function up(): Promise<Session> {
   return { owner, started };
 }
 
+/** The components in start order, those of one `startGroup` (adjacent in the list) together. */
+function startGroups(list: Component[]): Component[][] {
+  const groups: Component[][] = [];
+  for (const component of list) {
+    const last = groups.at(-1);
+    if (component.startGroup !== undefined && last?.[0]?.startGroup === component.startGroup) last.push(component);
+    else groups.push([component]);
+  }
+  return groups;
+}
+
 /**
  * Stops a session's components in reverse start order, by their current pids: a component another
  * process restarted for this session (a test restarting the registry) is stopped too, one that another
@@ -164,10 +188,11 @@ export async function up(): Promise<Session> {
  */
 export async function down(session: Session): Promise<void> {
   await whileStopping(async () => {
-    for (const component of [...components].reverse()) {
-      if (!session.started.includes(component.name)) continue;
-      const since = Date.now();
-      if (await terminate(component.name, { owner: session.owner })) console.log(`■ stopped ${component.name} in ${seconds(since)}`);
+    for (const group of startGroups(components).reverse()) {
+      await stopTogether(
+        group.map((c) => c.name).filter((name) => session.started.includes(name)),
+        { owner: session.owner },
+      );
     }
   });
 }
@@ -195,11 +220,22 @@ export async function downAll(): Promise<void> {
   const infrastructureNames = infrastructure.map((c) => c.name);
   const others = [...new Set([...recordedNames(), ...components.map((c) => c.name)])].filter((name) => !infrastructureNames.includes(name));
   await whileStopping(async () => {
-    for (const name of [...others, ...[...infrastructureNames].reverse()]) {
-      const since = Date.now();
-      if (await terminate(name)) console.log(`■ stopped ${name} in ${seconds(since)}`);
-    }
+    for (const name of others) await stopTogether([name]);
+    for (const group of startGroups(infrastructure).reverse()) await stopTogether(group.map((c) => c.name));
   });
+}
+
+/**
+ * Stops these components side by side. The nodes of a Kafka cluster go together: stopped one after
+ * another, the last would find no quorum for its controlled shutdown and wait out the whole grace period.
+ */
+async function stopTogether(names: string[], options: { owner?: string } = {}): Promise<void> {
+  await Promise.all(
+    names.map(async (name) => {
+      const since = Date.now();
+      if (await terminate(name, options)) console.log(`■ stopped ${name} in ${seconds(since)}`);
+    }),
+  );
 }
 
 /**

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Component } from '../component.js';
 import { httpOk } from '../component.js';
 import { fetchDebianPackage } from '../debian.js';
-import { settings, stackEnvironment, versions } from '../settings.js';
+import { connectWorkers, kafkaNodes, settings, stackEnvironment, versions } from '../settings.js';
 
 /** Debian's Prometheus, unpacked (not installed) into the state folder: the binaries under usr/bin. */
 const home = join(settings.distDir, `prometheus-${versions.prometheus}`);
@@ -25,8 +25,13 @@ export function writePrometheusConfig(): string {
     ...stackEnvironment(),
     PROMETHEUS_ADDRESS: `${settings.host}:${settings.ports.prometheus}`,
     REGISTRY_MANAGEMENT_ADDRESS: `${settings.host}:${settings.ports.registryManagement}`,
-    KAFKA_METRICS_ADDRESS: `${settings.host}:${settings.ports.kafkaMetrics}`,
-    CONNECT_METRICS_ADDRESS: `${settings.host}:${settings.ports.connectMetrics}`,
+    // One target per node: the template quotes the address ('${…}'), so several are joined with "', '".
+    KAFKA_METRICS_ADDRESS: kafkaNodes()
+      .map((node) => `${settings.host}:${node.metricsPort}`)
+      .join("', '"),
+    CONNECT_METRICS_ADDRESS: connectWorkers()
+      .map((worker) => `${settings.host}:${worker.metricsPort}`)
+      .join("', '"),
     MARIADB_METRICS_ADDRESS: `${settings.host}:${settings.ports.mariadbMetrics}`,
     RULES_DIR: join(monitoringDir, 'rules'),
   };

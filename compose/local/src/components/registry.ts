@@ -1,7 +1,7 @@
 import type { Component } from '../component.js';
 import { httpJson, httpOk } from '../component.js';
 import { findJava } from '../java.js';
-import { settings } from '../settings.js';
+import { kafkaBootstrap, settings } from '../settings.js';
 import { join } from 'node:path';
 
 const base = `http://${settings.host}:${settings.ports.registry}`;
@@ -40,7 +40,7 @@ export const registry: Component = {
         // Schemas must outlive a restart: the messages already in Kafka carry their ids. KafkaSQL keeps
         // the registry's journal in a compacted Kafka topic and replays it on start.
         APICURIO_STORAGE_KIND: 'kafkasql',
-        APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: `${settings.host}:${settings.ports.kafka}`,
+        APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: kafkaBootstrap(),
         APICURIO_KAFKASQL_TOPIC: '_apicurio-kafkasql-journal',
         APICURIO_KAFKASQL_SNAPSHOTS_TOPIC: '_apicurio-kafkasql-snapshots',
         APICURIO_KAFKASQL_EVENTS_TOPIC: '_apicurio-registry-events',

@@ -1,6 +1,9 @@
 import test from 'ava';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { ConnectWorker, KafkaNode } from '../../src/settings.js';
 
 // compose/docker-compose.yml is the native stack (`npm start`) for machines with Docker: each native
 // component has a container, at the same ports. This compares the two from their sources: the components
@@ -81,13 +84,22 @@ function nativePort(component: { name: string; url: string }): number {
   return Number(port);
 }
 
-let resolved: Promise<Record<string, Service>> | undefined;
-/** docker-compose.yml as Compose resolves it (the tool is fetched on the first run, as in compose-secrets.test.ts). */
-function composeServices(): Promise<Record<string, Service>> {
-  resolved ??= dockerCompose().then(
-    (tool) => (composeConfig(tool, ['docker-compose.yml'], composeDir) as { services: Record<string, Service> }).services,
-  );
-  return resolved;
+let tool: ReturnType<typeof dockerCompose> | undefined;
+const resolved = new Map<string, Promise<Record<string, Service>>>();
+/**
+ * The compose files as Compose resolves them, later files overriding earlier ones: docker-compose.yml alone
+ * unless told (the tool is fetched on the first run, as in compose-secrets.test.ts; once, for every test).
+ */
+function composeServices(files = ['docker-compose.yml']): Promise<Record<string, Service>> {
+  tool ??= dockerCompose();
+  const key = files.join(' ');
+  if (!resolved.has(key)) {
+    resolved.set(
+      key,
+      tool.then((compose) => (composeConfig(compose, files, composeDir) as { services: Record<string, Service> }).services),
+    );
+  }
+  return resolved.get(key)!;
 }
 
 // Each test lists every difference it finds, not only the first.
@@ -163,5 +175,191 @@ test('the compose images are the versions the native stack pins', async (t) => {
   const differences = expected
     .filter(([, actual, wanted]) => !actual?.includes(wanted))
     .map(([service, actual, wanted]) => `${service}: ${actual} is not ${wanted}`);
+  t.deepEqual(differences, []);
+});
+
+// Cluster mode: `STACK_KAFKA_BROKERS=3 STACK_CONNECT_WORKERS=2` natively, docker-compose.cluster.yml stacked on
+// docker-compose.yml in compose. The tests above compare the defaults; these, the nodes cluster mode adds.
+
+/** What cluster mode changes in the native stack, as its own modules compute it. */
+interface NativeCluster {
+  components: string[];
+  kafkaNodes: KafkaNode[];
+  connectWorkers: ConnectWorker[];
+  replication: { factor: number; minInSync: number };
+}
+
+const clusterFiles = ['docker-compose.yml', 'docker-compose.cluster.yml'];
+
+/** The services of compose that are nodes: kafka, kafka-2…, connect, connect-2… (kafka-ui is a UI, not a node). */
+const clusterNode = /^(kafka|connect)(-\d+)?$/;
+
+let nativeCluster: Promise<NativeCluster> | undefined;
+/**
+ * The native stack in cluster mode. Its settings are read when its modules load, and this process has
+ * loaded them with the defaults already (an ES module is evaluated once per process): a child Node process
+ * loads them again with the cluster's environment and prints what the tests compare. The same state folder
+ * as this process, so it names the same paths; loading the modules starts, fetches and writes nothing.
+ */
+function clusterNative(): Promise<NativeCluster> {
+  if (!nativeCluster) {
+    const stack = new URL('../../src/stack.js', import.meta.url).href;
+    const settingsModule = new URL('../../src/settings.js', import.meta.url).href;
+    const script = `
+      const { components } = await import(${JSON.stringify(stack)});
+      const { connectWorkers, kafkaNodes, settings } = await import(${JSON.stringify(settingsModule)});
+      console.log(JSON.stringify({
+        components: components.map((component) => component.name),
+        kafkaNodes: kafkaNodes(),
+        connectWorkers: connectWorkers(),
+        replication: settings.replication,
+      }));`;
+    nativeCluster = promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      // This process's environment, the run's STACK_* and *_INSTANCES settings gone (above): the defaults, but for the cluster.
+      env: { ...process.env, STACK_DIR: settings.stateDir, STACK_KAFKA_BROKERS: '3', STACK_CONNECT_WORKERS: '2' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)!) as NativeCluster);
+  }
+  return nativeCluster;
+}
+
+test('in cluster mode, every native Kafka node and Connect worker is a compose service of its name, and compose has no other', async (t) => {
+  t.timeout(180_000);
+  const [native, services] = await Promise.all([clusterNative(), composeServices(clusterFiles)]);
+  // The child process did run in cluster mode: three nodes, two workers, among the components it starts.
+  t.deepEqual(
+    native.components.filter((name) => clusterNode.test(name)),
+    ['kafka', 'kafka-2', 'kafka-3', 'connect', 'connect-2'],
+  );
+  t.deepEqual(
+    [...native.kafkaNodes, ...native.connectWorkers].map((node) => node.name),
+    ['kafka', 'kafka-2', 'kafka-3', 'connect', 'connect-2'],
+  );
+  const nativeNodes = new Set(native.components.filter((name) => clusterNode.test(name)));
+  const composeNodes = new Set(Object.keys(services).filter((name) => clusterNode.test(name)));
+  const differences = [
+    ...[...nativeNodes].filter((name) => !composeNodes.has(name)).map((name) => `the native node ${name} has no compose service`),
+    ...[...composeNodes]
+      .filter((name) => !nativeNodes.has(name))
+      .map((name) => `the compose service ${name} is no node of the native cluster`),
+  ];
+  // Cluster mode adds nodes and nothing else: the other components are the default stack's, which the tests
+  // above compare with docker-compose.yml.
+  const others = native.components.filter((name) => !clusterNode.test(name));
+  const defaults = components.map((component) => component.name).filter((name) => !clusterNode.test(name));
+  if (others.join() !== defaults.join()) {
+    differences.push(`cluster mode changes the other components: ${others.join(', ')} instead of ${defaults.join(', ')}`);
+  }
+  t.deepEqual(differences, []);
+});
+
+test("in cluster mode, each node's port is the host port compose publishes it on", async (t) => {
+  t.timeout(180_000);
+  const [native, services] = await Promise.all([clusterNative(), composeServices(clusterFiles)]);
+  const first = native.kafkaNodes[0]!;
+  const firstWorker = native.connectWorkers[0]!;
+  const prometheus = String(services.prometheus?.command);
+  /** Prometheus in compose scrapes `service:port`, as natively it scrapes every node's metrics port. */
+  const scraped = (service: string, port: unknown) => new RegExp(`(^|[^\\w-])${service}:${String(port)}\\b`).test(prometheus);
+  const differences: string[] = [];
+  for (const node of native.kafkaNodes) {
+    const service = services[node.name];
+    if (!service) continue; // the test above reports it
+    const environment = service.environment ?? {};
+    const published = (service.ports ?? []).map(publishedPort).filter((p) => p !== undefined);
+    if (published.join() !== String(node.port)) {
+      differences.push(`${node.name}: compose publishes ${published.join(', ') || 'nothing'}, the native node listens on ${node.port}`);
+    }
+    // What a client on the host is sent to after bootstrapping: the published port too.
+    const advertised = /EXTERNAL:\/\/[^,]*:(\d+)/.exec(String(environment.KAFKA_ADVERTISED_LISTENERS))?.[1];
+    if (Number(advertised) !== node.port) differences.push(`${node.name}: advertises ${advertised} to the host, natively ${node.port}`);
+    // Inside its container each node has its own network, so every one listens where the first native node does
+    // (natively the nodes share 127.0.0.1, hence the +100 per node).
+    const controller = /CONTROLLER:\/\/:(\d+)/.exec(String(environment.KAFKA_LISTENERS))?.[1];
+    const metrics = /jmx_prometheus_javaagent\.jar=(\d+):/.exec(String(environment.KAFKA_OPTS))?.[1];
+    if (Number(controller) !== first.controllerPort) {
+      differences.push(
+        `${node.name}: its controller listens on ${controller} in compose, the first native node's on ${first.controllerPort}`,
+      );
+    }
+    if (Number(metrics) !== first.metricsPort) {
+      differences.push(`${node.name}: its metrics are on ${metrics} in compose, the first native node's on ${first.metricsPort}`);
+    }
+    if (!scraped(node.name, metrics)) differences.push(`${node.name}: Prometheus in compose does not scrape ${node.name}:${metrics}`);
+  }
+  for (const worker of native.connectWorkers) {
+    const service = services[worker.name];
+    if (!service) continue;
+    const published = (service.ports ?? []).map(publishedPort).filter((p) => p !== undefined);
+    if (published.join() !== String(worker.port)) {
+      differences.push(
+        `${worker.name}: compose publishes ${published.join(', ') || 'nothing'}, the native worker listens on ${worker.port}`,
+      );
+    }
+    const metrics = /jmx_prometheus_javaagent\.jar=(\d+):/.exec(String(service.environment?.KAFKA_OPTS))?.[1];
+    if (Number(metrics) !== firstWorker.metricsPort) {
+      differences.push(`${worker.name}: its metrics are on ${metrics} in compose, the first native worker's on ${firstWorker.metricsPort}`);
+    }
+    if (!scraped(worker.name, metrics)) differences.push(`${worker.name}: Prometheus in compose does not scrape ${worker.name}:${metrics}`);
+  }
+  t.deepEqual(differences, []);
+});
+
+test('in cluster mode, the quorum, the replication and the timeouts are the native ones', async (t) => {
+  t.timeout(180_000);
+  const [native, services] = await Promise.all([clusterNative(), composeServices(clusterFiles)]);
+  const { factor, minInSync } = native.replication;
+  // What kafka.ts writes into every node's server.properties in cluster mode, as compose's KAFKA_* variables
+  // (the image turns KAFKA_MIN_INSYNC_REPLICAS into min.insync.replicas…). The replication from settings.ts;
+  // the timeouts are literals in kafka.ts (writeServerProperties), not exported: keep these the same.
+  const kafka: Record<string, number> = {
+    KAFKA_DEFAULT_REPLICATION_FACTOR: factor,
+    KAFKA_MIN_INSYNC_REPLICAS: minInSync,
+    KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: factor,
+    KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: factor,
+    KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: minInSync,
+    KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: factor,
+    KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: minInSync,
+    KAFKA_BROKER_SESSION_TIMEOUT_MS: 3000,
+    KAFKA_BROKER_HEARTBEAT_INTERVAL_MS: 1000,
+  };
+  // Likewise connect.ts's writeProperties for every worker; the group's timeouts are literals there.
+  const connect: Record<string, number> = {
+    CONNECT_CONFIG_STORAGE_REPLICATION_FACTOR: factor,
+    CONNECT_OFFSET_STORAGE_REPLICATION_FACTOR: factor,
+    CONNECT_STATUS_STORAGE_REPLICATION_FACTOR: factor,
+    CONNECT_SESSION_TIMEOUT_MS: 6000,
+    CONNECT_HEARTBEAT_INTERVAL_MS: 2000,
+    CONNECT_SCHEDULED_REBALANCE_MAX_DELAY_MS: 0,
+  };
+  t.deepEqual([factor, minInSync], [3, 2], 'the native cluster keeps 3 copies, 2 in sync');
+  const differences: string[] = [];
+  const compare = (name: string, expected: Record<string, number>) => {
+    const environment = services[name]?.environment ?? {};
+    for (const [variable, value] of Object.entries(expected)) {
+      // As text: a variable left empty (null) is not 0.
+      if (String(environment[variable]) !== String(value)) {
+        differences.push(`${name}: ${variable} is ${String(environment[variable])} in compose, ${value} natively`);
+      }
+    }
+  };
+  // The same voters: natively id@127.0.0.1:<that node's controller port>; in compose id@<the service of the node
+  // of that id>:<the controller port every container listens on, the first native node's>.
+  const controllerPort = native.kafkaNodes[0]!.controllerPort;
+  const voters = native.kafkaNodes.map((node) => `${node.id}@${node.name}:${controllerPort}`).join();
+  for (const node of native.kafkaNodes) {
+    const environment = services[node.name]?.environment;
+    if (!environment) continue; // the first cluster test reports it
+    compare(node.name, kafka);
+    if (Number(environment.KAFKA_NODE_ID) !== node.id) {
+      differences.push(`${node.name}: KAFKA_NODE_ID is ${environment.KAFKA_NODE_ID} in compose, ${node.id} natively`);
+    }
+    const listed = String(environment.KAFKA_CONTROLLER_QUORUM_VOTERS);
+    if (listed !== voters) differences.push(`${node.name}: the quorum's voters are ${listed} in compose, ${voters} natively`);
+  }
+  for (const worker of native.connectWorkers) {
+    if (services[worker.name]) compare(worker.name, connect);
+  }
   t.deepEqual(differences, []);
 });

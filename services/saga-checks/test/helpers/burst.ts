@@ -17,10 +17,29 @@ export interface BurstResult {
 }
 
 /**
- * Places every planned order through the gateway, `concurrency` at a time, as a careful client would:
- * an answer 5xx or no answer at all (the gateway itself restarting) is sent again with the same
- * Idempotency-Key after a short pause, until it is accepted or `giveUpMs` has passed. A 4xx is a
- * failure of the test. `Prefer: wait` is not sent, so the burst is as fast as the gateway takes it.
+ * Places one order through the gateway as a careful client would: an answer 5xx or no answer at all (the
+ * gateway itself restarting) is sent again with the same Idempotency-Key after a short pause, until it is
+ * accepted or `giveUpAt` has passed. A 4xx is a failure of the test. `Prefer: wait` is not sent. Returns
+ * the order's id and how many times it was sent again.
+ */
+async function placeWithRetries({ userId, items }: PlannedOrder, giveUpAt: number): Promise<{ id: string; retried: number }> {
+  const key = randomUUID();
+  for (let retried = 0; ; retried++) {
+    const answer = await api('POST', '/orders', { body: { userId, items }, headers: { 'idempotency-key': key } }).catch((error: Error) => ({
+      status: 0,
+      body: error.message,
+    }));
+    if (answer.status === 201 || answer.status === 202) return { id: answer.body.id, retried };
+    if (answer.status > 0 && answer.status < 500) throw new Error(`an order answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+    if (Date.now() > giveUpAt) throw new Error(`an order still refused at its give-up time: ${answer.status}`);
+    // A client's backoff between attempts, not a wait for a result.
+    await sleep(250);
+  }
+}
+
+/**
+ * Places every planned order through the gateway (`placeWithRetries`), `concurrency` at a time: a closed
+ * loop, as fast as the gateway takes them.
  */
 export async function burst(plan: PlannedOrder[], concurrency: number, giveUpMs = 180_000): Promise<BurstResult> {
   const accepted: string[] = new Array(plan.length);
@@ -29,28 +48,31 @@ export async function burst(plan: PlannedOrder[], concurrency: number, giveUpMs 
   const giveUpAt = Date.now() + giveUpMs;
   const client = async () => {
     for (let index = next++; index < plan.length; index = next++) {
-      const { userId, items } = plan[index]!;
-      const key = randomUUID();
-      for (;;) {
-        const answer = await api('POST', '/orders', { body: { userId, items }, headers: { 'idempotency-key': key } }).catch(
-          (error: Error) => ({ status: 0, body: error.message }),
-        );
-        if (answer.status === 201 || answer.status === 202) {
-          accepted[index] = answer.body.id;
-          break;
-        }
-        if (answer.status > 0 && answer.status < 500) {
-          throw new Error(`order ${index} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-        }
-        if (Date.now() > giveUpAt) throw new Error(`order ${index} still refused after ${giveUpMs} ms: ${answer.status}`);
-        retried++;
-        // A client's backoff between attempts, not a wait for a result.
-        await sleep(250);
-      }
+      const placed = await placeWithRetries(plan[index]!, giveUpAt);
+      accepted[index] = placed.id;
+      retried += placed.retried;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, client));
   return { accepted, retried };
+}
+
+/**
+ * Places the planned orders at a steady `perSecond` (an open loop: order i is sent i/perSecond seconds
+ * after the first, whether or not the ones before it were answered), each with `placeWithRetries`.
+ */
+export async function paced(plan: PlannedOrder[], perSecond: number, giveUpMs = 180_000): Promise<BurstResult> {
+  const started = Date.now();
+  const giveUpAt = started + giveUpMs;
+  const placing: Array<Promise<{ id: string; retried: number }>> = [];
+  for (const [index, order] of plan.entries()) {
+    // The load's schedule, not a wait for a result.
+    const due = started + (index * 1000) / perSecond;
+    if (due > Date.now()) await sleep(due - Date.now());
+    placing.push(placeWithRetries(order, giveUpAt));
+  }
+  const placed = await Promise.all(placing);
+  return { accepted: placed.map((p) => p.id), retried: placed.reduce((sum, p) => sum + p.retried, 0) };
 }
 
 /**

@@ -3,7 +3,7 @@ import { serviceInstanceNames } from '@cdc-outbox-saga/local-stack';
 import { audit } from '../../src/audit.js';
 import type { SagaDatabases } from '../../src/databases.js';
 import { createProduct, createUser } from './api.js';
-import { burst, dlqDepth, waitUntilFinished, type PlannedOrder } from './burst.js';
+import { burst, dlqDepth, waitUntilFinished, type BurstResult, type PlannedOrder } from './burst.js';
 import { gatewayInstances, waitFor } from './discovery.js';
 
 /** Every configured instance UP in Eureka and routed to by the gateway: the stack whole again. */
@@ -44,7 +44,8 @@ export function planOrders(shop: Shop, count: number): PlannedOrder[] {
 /**
  * Runs a burst with `fault` injected while it runs, and checks what the issue asks of every fault: every
  * accepted order COMPLETED, stock and points moved by exactly the completed orders, the audit clean,
- * nothing new on a DLQ. Returns the burst's figures for the test's log.
+ * nothing new on a DLQ. `place` puts the load on (by default 16 clients in a closed loop). Returns the
+ * accepted orders' ids and the burst's figures for the test's log.
  */
 export async function burstThrough(
   t: ExecutionContext,
@@ -52,11 +53,11 @@ export async function burstThrough(
   shop: Shop,
   plan: PlannedOrder[],
   fault: () => Promise<void>,
-  concurrency = 16,
-): Promise<{ accepted: number; retried: number; finishedMs: number }> {
+  place: (plan: PlannedOrder[]) => Promise<BurstResult> = (orders) => burst(orders, 16),
+): Promise<{ accepted: string[]; retried: number; finishedMs: number }> {
   const dlqBefore = await dlqDepth();
   const started = Date.now();
-  const [result] = await Promise.all([burst(plan, concurrency), fault()]);
+  const [result] = await Promise.all([place(plan), fault()]);
   const statuses = await waitUntilFinished(dbs.order, result.accepted);
   const finishedMs = Date.now() - started;
 
@@ -87,5 +88,5 @@ export async function burstThrough(
   t.deepEqual(await audit(dbs, { orderIds: result.accepted, productIds: shop.productIds, userIds: shop.userIds }), []);
   t.is(await dlqDepth(), dlqBefore, 'nothing went to a DLQ');
   t.log(`${plan.length} orders, ${result.retried} requests retried by the clients, all completed ${finishedMs} ms after the burst began`);
-  return { accepted: result.accepted.length, retried: result.retried, finishedMs };
+  return { accepted: result.accepted, retried: result.retried, finishedMs };
 }
