@@ -1,7 +1,15 @@
 import test from 'ava';
 import { EventEmitter } from 'node:events';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { HealthMonitor, consumerCheck, createDatabase, databaseCheck, overall, type HealthCheck, type HealthStatus } from '../../src/index.js';
+import {
+  HealthMonitor,
+  consumerCheck,
+  createDatabase,
+  databaseCheck,
+  overall,
+  type HealthCheck,
+  type HealthStatus,
+} from '../../src/index.js';
 
 test('the overall status is DOWN if any check is, STARTING while any starts, UP when all are', (t) => {
   t.is(overall({ a: { status: 'UP' }, b: { status: 'UP' } }), 'UP');
