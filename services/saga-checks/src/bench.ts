@@ -12,7 +12,7 @@ import { audit } from './audit.js';
 import { benchUsage, parseBenchArgs, planLines, type BenchOptions, type OrderPhasePlan } from './bench/args.js';
 import { measureFloors } from './bench/floors.js';
 import { closedPhase, gatewayOverhead, openPhase, post, type Fixtures } from './bench/load.js';
-import { hopProbe, idleCpu } from './bench/probes.js';
+import { hopProbe, idleCpu, stackRssMiB } from './bench/probes.js';
 import {
   checkIdle,
   checkTargets,
@@ -74,8 +74,9 @@ async function bench(options: BenchOptions): Promise<number> {
   if (options.idle) {
     console.log(`▶ idle: ${options.idle.settleSeconds} s of quiet, then ${options.idle.seconds} s measured`);
     await sleep(options.idle.settleSeconds * 1000);
-    idle = { seconds: options.idle.seconds, cpuPercentOfOneCore: await idleCpu(options.idle.seconds) };
+    idle = { seconds: options.idle.seconds, cpuPercentOfOneCore: await idleCpu(options.idle.seconds), rssMiB: stackRssMiB() };
     console.log(`  CPU % of one core: ${JSON.stringify(idle.cpuPercentOfOneCore)}`);
+    console.log(`  resident memory, MiB: ${JSON.stringify(idle.rssMiB)}`);
   }
   let gatewayResult;
   if (options.gateway) {

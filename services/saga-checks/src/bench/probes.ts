@@ -96,6 +96,36 @@ export async function idleCpu(seconds: number): Promise<Record<string, number>> 
   return Object.fromEntries(Object.entries(msPerSecond).map(([name, ms]) => [name, Math.round(ms * 10) / 100]));
 }
 
+/** Resident memory in KiB in the text of a /proc/<pid>/status (its VmRSS line), NaN without one. */
+export function statusRssKiB(status: string): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return match ? Number(match[1]) : NaN;
+}
+
+/**
+ * Resident memory now of every process the stack's pid files name, in MiB per component (a service's
+ * instances, a cluster's nodes, summed), largest first, their sum as `stackTotal`.
+ */
+export function stackRssMiB(): Record<string, number> {
+  const totals = new Map<string, number>();
+  for (const name of recordedNames()) {
+    const pid = recordedPid(name);
+    if (pid === undefined) continue;
+    try {
+      const kib = statusRssKiB(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (Number.isFinite(kib)) totals.set(component(name), (totals.get(component(name)) ?? 0) + kib);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const sorted = [...totals].sort((a, b) => b[1] - a[1]);
+  const mib = (kib: number) => Math.round(kib / 1024);
+  return {
+    ...Object.fromEntries(sorted.map(([name, kib]) => [name, mib(kib)])),
+    stackTotal: mib(sorted.reduce((sum, [, kib]) => sum + kib, 0)),
+  };
+}
+
 /** A consumer timing CDC hops: `start` clears and records, `take` stops recording and sums up, `stop` leaves. */
 export interface HopProbe {
   start(): void;

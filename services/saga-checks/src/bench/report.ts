@@ -80,6 +80,8 @@ export interface IdleResult {
   seconds: number;
   /** Per component (largest first) and their sum as `stackTotal`; 100 is one core busy. */
   cpuPercentOfOneCore: Record<string, number>;
+  /** Resident memory at the end of the phase, MiB per component (largest first) and `stackTotal`. */
+  rssMiB?: Record<string, number>;
 }
 
 /** The idle target: the whole stack at most this % of one core with no orders. */
@@ -262,6 +264,13 @@ export function summaryLines(report: BenchReport, file: string): string[] {
         .map(([name, value]) => `${name} ${value}`)
         .join(', ')}`,
     );
+    if (report.idle.rssMiB) {
+      lines.push(
+        `             resident memory, MiB: ${Object.entries(report.idle.rssMiB)
+          .map(([name, value]) => `${name} ${value}`)
+          .join(', ')}`,
+      );
+    }
   }
   const gatewayResult = report.gateway;
   if (gatewayResult) {

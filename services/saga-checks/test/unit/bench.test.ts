@@ -1,8 +1,9 @@
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { UsageError } from '../../src/command-line.js';
 import { benchUsage, parseBenchArgs, planLines, type BenchOptions } from '../../src/bench/args.js';
 import { closedLoop, dueOffsetMs, LATE_MS, openLoop, type Clock } from '../../src/bench/load.js';
-import { cpuMsPerOrder, statCpuSeconds } from '../../src/bench/probes.js';
+import { cpuMsPerOrder, statCpuSeconds, statusRssKiB } from '../../src/bench/probes.js';
 import {
   checkIdle,
   checkTargets,
@@ -328,4 +329,12 @@ test('the idle phase: on by default after the order phases, and judged against t
     met.checks.map((c) => [c.figure, c.measured, c.limit]),
     [['stack CPU', 20, 25]],
   );
+});
+
+test('resident memory is read from the VmRSS line of /proc/<pid>/status, and from this very process', (t) => {
+  t.is(statusRssKiB('Name:\tjava\nVmPeak:\t 4000000 kB\nVmRSS:\t  812340 kB\nRssAnon:\t  790000 kB\n'), 812_340);
+  t.true(Number.isNaN(statusRssKiB('Name:\tkthreadd\n')), 'a kernel thread has no VmRSS line');
+  // This process's own status: within a few MiB of what Node says it holds.
+  const kib = statusRssKiB(readFileSync('/proc/self/status', 'utf8'));
+  t.true(Math.abs(kib * 1024 - process.memoryUsage.rss()) < 32 * 1024 * 1024, `${kib} KiB against ${process.memoryUsage.rss()} bytes`);
 });
