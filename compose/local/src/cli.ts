@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { connectorFiles, stackConnectApi } from './connectors.js';
+import { connectorFiles, stackConnectApis } from './connectors.js';
 import { mintToken } from './dev-token.js';
 import { components, down, downAll, restart, up, urls, type Session } from './stack.js';
 import { markedStopped, recordedPid } from './processes.js';
 import { connectorKey, readRestarts, type RestartRecord } from './restarts.js';
-import { settings, stackEnvironment } from './settings.js';
+import { connectWorkers, settings, stackEnvironment } from './settings.js';
 import { Supervisor } from './supervisor.js';
 
 const usage = `usage: cli.js <command>
@@ -52,7 +52,8 @@ function supervise(session: Session): Supervisor | undefined {
   const supervisor = new Supervisor({
     owner: session.owner,
     components: components.filter((component) => session.started.includes(component.name)),
-    connect: session.started.includes('connect') ? stackConnectApi() : undefined,
+    connect: session.started.includes('connect') ? stackConnectApis() : undefined,
+    connectWorkers: connectWorkers().map((worker) => worker.name),
   });
   supervisor.start();
   return supervisor;

@@ -20,14 +20,17 @@ interface WatchedConnector {
  */
 export class ConnectorWatcher {
   private readonly connectors = new Map<string, WatchedConnector>();
+  /** The worker whose REST API answered last: asked first, and the one restarts go to. */
+  private answering = 0;
 
   /**
+   * @param apis Every worker's REST API: any worker answers for the group, so while one is down another is asked.
    * @param connectAway Whether Connect's own process is not plainly running now (dead, being restarted, stopped):
    *   its connectors' states mean nothing then, and its process is what matters.
    */
   constructor(
     private readonly context: WatchContext,
-    private readonly api: ConnectApi,
+    private readonly apis: ConnectApi[],
     private readonly pollMs: number,
     private readonly connectAway: () => boolean,
   ) {}
@@ -54,18 +57,30 @@ export class ConnectorWatcher {
     }
   }
 
-  /** Every connector's status in one request, or undefined when Connect does not answer. */
+  private get api(): ConnectApi {
+    return this.apis[this.answering]!;
+  }
+
+  /**
+   * Every connector's status in one request, or undefined when no worker answers: the worker that answered
+   * last is asked first, then the others in turn.
+   */
   private async connectorStatuses(): Promise<Record<string, ConnectorStatus> | undefined> {
-    try {
-      const response = await connectFetch(this.api, '/connectors?expand=status', {
-        signal: AbortSignal.any([AbortSignal.timeout(5000), this.context.signal]),
-      });
-      if (!response.ok) return undefined;
-      const body = (await response.json()) as Record<string, { status: ConnectorStatus }>;
-      return Object.fromEntries(Object.entries(body).map(([name, entry]) => [name, entry.status]));
-    } catch {
-      return undefined;
+    for (let tried = 0; tried < this.apis.length; tried++) {
+      const index = (this.answering + tried) % this.apis.length;
+      try {
+        const response = await connectFetch(this.apis[index]!, '/connectors?expand=status', {
+          signal: AbortSignal.any([AbortSignal.timeout(5000), this.context.signal]),
+        });
+        if (!response.ok) continue;
+        const body = (await response.json()) as Record<string, { status: ConnectorStatus }>;
+        this.answering = index;
+        return Object.fromEntries(Object.entries(body).map(([name, entry]) => [name, entry.status]));
+      } catch {
+        // Down, or not answering in time: the next worker.
+      }
     }
+    return undefined;
   }
 
   private connector(name: string): WatchedConnector {

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpJson } from './component.js';
 import { stackSecret } from './secrets.js';
-import { httpUsers, settings } from './settings.js';
+import { connectWorkers, httpUsers, settings } from './settings.js';
 
 /**
  * Kafka Connect's REST API: where it is and its HTTP basic user (BasicAuthSecurityRestExtension refuses
@@ -22,6 +22,12 @@ export function stackConnectApi(): ConnectApi {
     username: httpUsers.connect,
     password: stackSecret(settings.stateDir, 'connect-rest'),
   };
+}
+
+/** Every worker of the native stack's Connect (one, or STACK_CONNECT_WORKERS), as the same user. */
+export function stackConnectApis(): ConnectApi[] {
+  const api = stackConnectApi();
+  return connectWorkers().map((worker) => ({ ...api, url: `http://${settings.host}:${worker.port}` }));
 }
 
 /**

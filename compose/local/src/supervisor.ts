@@ -13,8 +13,12 @@ export interface SupervisorOptions {
   /** The session whose components these are: the supervisor restarts only what that session owns. */
   owner: string;
   components: Component[];
-  /** Kafka Connect's REST API and its user, when this session's connectors are to be watched as well. */
-  connect?: ConnectApi;
+  /**
+   * Kafka Connect's REST API and its user, when this session's connectors are to be watched as well: one
+   * per worker of the group (`connectWorkers` names their components), any of which answers for all.
+   */
+  connect?: ConnectApi | ConnectApi[];
+  connectWorkers?: string[];
   policy?: RestartPolicy;
   /** How often each component's process is looked at. */
   pollMs?: number;
@@ -71,15 +75,17 @@ export class Supervisor {
       track: (task) => this.track(task),
     };
     this.processes = new ProcessWatcher(this.context, options.components, options.pollMs ?? 500);
-    // While Connect itself is down or being restarted, its process is what matters.
-    const connectAway = () => {
-      const state = this.processes.stateOf('connect');
-      return state !== undefined && state !== 'watching';
-    };
+    // While every worker of Connect is down or being restarted, their processes are what matters.
+    const workers = options.connectWorkers ?? ['connect'];
+    const connectAway = () =>
+      workers.every((name) => {
+        const state = this.processes.stateOf(name);
+        return state !== undefined && state !== 'watching';
+      });
     this.connectors =
       options.connect === undefined
         ? undefined
-        : new ConnectorWatcher(this.context, options.connect, options.connectorPollMs ?? 5000, connectAway);
+        : new ConnectorWatcher(this.context, [options.connect].flat(), options.connectorPollMs ?? 5000, connectAway);
   }
 
   /** Starts watching; the records of what it watches begin anew. */

@@ -64,7 +64,11 @@ async function started(component: Component, owner = 'session-a'): Promise<numbe
   return pid;
 }
 
-function supervise(t: { teardown(fn: () => Promise<void>): void }, components: Component[], extra: { connect?: ConnectApi } = {}) {
+function supervise(
+  t: { teardown(fn: () => Promise<void>): void },
+  components: Component[],
+  extra: { connect?: ConnectApi | ConnectApi[] } = {},
+) {
   const lines: string[] = [];
   const log = (line: string) => void lines.push(line);
   const supervisor = new Supervisor({ owner: 'session-a', components, policy, pollMs: 25, connectorPollMs: 25, log, ...extra });
@@ -155,36 +159,40 @@ test.serial('a component whose restarts keep failing is given up on loudly after
   t.is(lines.length, 3, 'no restart after giving up');
 });
 
-test.serial("a FAILED connector is restarted through Connect's REST API, every request with the worker's credentials", async (t) => {
-  const { createServer } = await import('node:http');
-  const { connectAuthorization } = await import('../../src/connectors.js');
-  const api = { url: '', username: 'connect', password: 'a-long-random-secret-0123456789' };
-  const requests: Array<{ method: string; path: string; authorized: boolean }> = [];
-  let restarted = false;
-  const server = createServer((req, res) => {
-    const authorized = req.headers.authorization === connectAuthorization(api);
-    requests.push({ method: req.method!, path: req.url!, authorized });
-    if (!authorized) {
-      res.writeHead(401).end('User cannot access the resource.');
-    } else if (req.method === 'POST') {
-      restarted = true;
-      res.writeHead(202).end();
-    } else {
-      const task = restarted ? { id: 0, state: 'RUNNING' } : { id: 0, state: 'FAILED', trace: 'boom\n\tat somewhere' };
-      const status = { name: 'order-outbox', connector: { state: 'RUNNING' }, tasks: [task] };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ 'order-outbox': { status } }));
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => void server.close());
-  api.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+test.serial(
+  "a FAILED connector is restarted through Connect's REST API, every request with the worker's credentials; a worker that does not answer is passed over for the next",
+  async (t) => {
+    const { createServer } = await import('node:http');
+    const { connectAuthorization } = await import('../../src/connectors.js');
+    const api = { url: '', username: 'connect', password: 'a-long-random-secret-0123456789' };
+    const requests: Array<{ method: string; path: string; authorized: boolean }> = [];
+    let restarted = false;
+    const server = createServer((req, res) => {
+      const authorized = req.headers.authorization === connectAuthorization(api);
+      requests.push({ method: req.method!, path: req.url!, authorized });
+      if (!authorized) {
+        res.writeHead(401).end('User cannot access the resource.');
+      } else if (req.method === 'POST') {
+        restarted = true;
+        res.writeHead(202).end();
+      } else {
+        const task = restarted ? { id: 0, state: 'RUNNING' } : { id: 0, state: 'FAILED', trace: 'boom\n\tat somewhere' };
+        const status = { name: 'order-outbox', connector: { state: 'RUNNING' }, tasks: [task] };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ 'order-outbox': { status } }));
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => void server.close());
+    api.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
-  const lines = supervise(t, [], { connect: api });
-  await until('the connector back', () => lines.some((line) => line.startsWith('✓ connector order-outbox RUNNING again after')));
-  t.true(lines.some((line) => line.startsWith('✗ connector order-outbox: task 0 FAILED (boom)')));
-  t.true(requests.some((r) => r.method === 'POST' && r.path === '/connectors/order-outbox/restart?includeTasks=true&onlyFailed=true'));
-  t.true(
-    requests.every((r) => r.authorized),
-    'no request without the credentials',
-  );
-});
+    // The group's first worker is down (nothing listens on port 9, discard): the other answers for the group.
+    const lines = supervise(t, [], { connect: [{ ...api, url: 'http://127.0.0.1:9' }, api] });
+    await until('the connector back', () => lines.some((line) => line.startsWith('✓ connector order-outbox RUNNING again after')));
+    t.true(lines.some((line) => line.startsWith('✗ connector order-outbox: task 0 FAILED (boom)')));
+    t.true(requests.some((r) => r.method === 'POST' && r.path === '/connectors/order-outbox/restart?includeTasks=true&onlyFailed=true'));
+    t.true(
+      requests.every((r) => r.authorized),
+      'no request without the credentials',
+    );
+  },
+);
