@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   connectApiFromEnv,
@@ -74,6 +74,45 @@ async function inSyncReplicas(): Promise<Map<string, number>> {
   }
 }
 
+/**
+ * Puts the load on and SIGKILLs the component `name` `killAfterMs` into it, the supervisor told to leave it
+ * down; burstThrough checks every accepted order completed on what was left (stock, points, audit, DLQs).
+ * Then `whileDown` runs (the node still dead), the figures are logged under `label`, and the node is started
+ * again whatever happened, so that the next test begins with the whole cluster.
+ */
+async function loadWithNodeDown(
+  t: ExecutionContext,
+  name: string,
+  label: string,
+  whileDown: () => Promise<void> = async () => undefined,
+): Promise<void> {
+  const shop = await openShop();
+  const before = await topicEnds();
+  let owner: string | undefined;
+  try {
+    const { accepted, finishedMs } = await burstThrough(
+      t,
+      dbs,
+      shop,
+      planOrders(shop, perSecond * seconds),
+      async () => {
+        await sleep(killAfterMs); // into the load
+        owner = await killHeldDown(name);
+      },
+      (plan) => paced(plan, perSecond),
+    );
+    const gapMs = await longestGapMs(dbs, accepted);
+    const { events, duplicates } = await duplicatesBetween(before, await topicEnds());
+    await whileDown();
+    t.log(
+      `${label} SIGKILLed ${killAfterMs} ms into ${perSecond} orders/s; all ${accepted.length} completed ${finishedMs} ms after the load ` +
+        `began; longest gap between two completed orders ${gapMs} ms; ${events} events published, ${duplicates} of them duplicates`,
+    );
+  } finally {
+    if (owner !== undefined) await startComponents([name], new Map([[name, owner]]));
+  }
+}
+
 test.serial(
   'a broker SIGKILLed mid-load and left down: every order completes on the other two, then it rejoins and the ISR is 3 again',
   async (t) => {
@@ -95,32 +134,11 @@ test.serial(
     const victimId = [...leads].sort((a, b) => b[1] - a[1])[0]![0];
     const victim = kafkaNodes().find((node) => node.id === victimId)!;
 
-    const shop = await openShop();
-    const before = await topicEnds();
-    let owner: string | undefined;
-    try {
-      const { accepted, finishedMs } = await burstThrough(
-        t,
-        dbs,
-        shop,
-        planOrders(shop, perSecond * seconds),
-        async () => {
-          await sleep(killAfterMs); // into the load
-          owner = await killHeldDown(victim.name);
-        },
-        (plan) => paced(plan, perSecond),
-      );
-      // burstThrough waited until every order finished: the victim was down all along.
-      const gapMs = await longestGapMs(dbs, accepted);
-      const { events, duplicates } = await duplicatesBetween(before, await topicEnds());
-      t.log(
-        `${victim.name} (node ${victim.id}, leader of ${leads.get(victimId)} of the saga topics' partitions) SIGKILLed ${killAfterMs} ms into ${perSecond} orders/s; ` +
-          `all ${accepted.length} completed ${finishedMs} ms after the load began; longest gap between two completed orders ${gapMs} ms; ${events} events published, ${duplicates} of them duplicates`,
-      );
-    } finally {
-      // Back whatever happened, so that the next test starts with the whole cluster.
-      if (owner !== undefined) await startComponents([victim.name], new Map([[victim.name, owner]]));
-    }
+    await loadWithNodeDown(
+      t,
+      victim.name,
+      `${victim.name} (node ${victim.id}, leader of ${leads.get(victimId)} of the saga topics' partitions)`,
+    );
     const rejoinedMs = await waitFor(
       `every partition with three in-sync replicas again after ${victim.name} came back`,
       inSyncReplicas,
@@ -160,34 +178,11 @@ test.serial(
     if (victim === undefined) throw new Error(`the task runs on ${first.tasks[0]!.worker_id}, no worker of the stack`);
     const survivor = workers.find((worker) => worker !== victim)!;
 
-    const shop = await openShop();
-    const before = await topicEnds();
-    let owner: string | undefined;
-    try {
-      const { accepted, finishedMs } = await burstThrough(
-        t,
-        dbs,
-        shop,
-        planOrders(shop, perSecond * seconds),
-        async () => {
-          await sleep(killAfterMs); // into the load
-          owner = await killHeldDown(victim.name);
-        },
-        (plan) => paced(plan, perSecond),
-      );
-      const gapMs = await longestGapMs(dbs, accepted);
-      const { events, duplicates } = await duplicatesBetween(before, await topicEnds());
+    await loadWithNodeDown(t, victim.name, `${victim.name} (running the outbox task)`, async () => {
       const moved = await outboxStatus(workerApi(survivor.port));
       t.is(moved.tasks[0]?.state, 'RUNNING');
       t.true(moved.tasks[0]!.worker_id.endsWith(`:${survivor.port}`), `the task runs on ${survivor.name} (${moved.tasks[0]!.worker_id})`);
-      t.log(
-        `${victim.name} (running the outbox task) SIGKILLed ${killAfterMs} ms into ${perSecond} orders/s; all ${accepted.length} completed ` +
-          `${finishedMs} ms after the load began; longest gap between two completed orders ${gapMs} ms; ${events} events published, ${duplicates} of them duplicates`,
-      );
-    } finally {
-      // Back whatever happened: the rejoin below is part of the test, and the cluster whole again for what follows.
-      if (owner !== undefined) await startComponents([victim.name], new Map([[victim.name, owner]]));
-    }
+    });
 
     // Back in the group: both workers members of it again, the connector and its task RUNNING. Nothing moves
     // back to the returning worker: Connect balances connectors and tasks each on their own, and one
