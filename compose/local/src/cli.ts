@@ -116,7 +116,8 @@ function restartSummary(record: RestartRecord | undefined): string {
 
 async function printStatus(): Promise<void> {
   for (const component of components) {
-    const ready = await component.isReady();
+    // A component that answers as another stack's (isReady throws: another cluster mode's Kafka) is not this one's.
+    const ready = await component.isReady().catch(() => false);
     const pid = recordedPid(component.name);
     const started = pid ? `pid ${pid}` : markedStopped(component.name) ? '(stopped on purpose)' : '(not started by the stack)';
     console.log(`${component.name.padEnd(9)} ${ready ? 'up  ' : 'down'} ${started}  ${component.url}`);

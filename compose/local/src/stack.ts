@@ -211,17 +211,24 @@ async function waitForStoppingSessions(): Promise<void> {
 }
 
 /**
- * Stops everything the stack started, whatever this environment's instance counts are: every pid file
- * in the run folder, services before the infrastructure they use. This environment's components are
+ * Stops everything the stack started, whatever this environment's instance counts and cluster size are:
+ * every pid file in the run folder, services before the infrastructure they use, a Kafka cluster's nodes
+ * (and Connect's workers) together even when this environment is not in cluster mode. This environment's components are
  * marked as stopped on purpose even when they are down already, so that the supervisor of the terminal
  * that started them does not bring one back after this stop.
  */
 export async function downAll(): Promise<void> {
-  const infrastructureNames = infrastructure.map((c) => c.name);
-  const others = [...new Set([...recordedNames(), ...components.map((c) => c.name)])].filter((name) => !infrastructureNames.includes(name));
+  const recorded = recordedNames();
+  /** The other nodes of `first`'s cluster (kafka-2…, connect-2…) that have a pid file. */
+  const moreNodes = (first: string) => recorded.filter((name) => new RegExp(`^${first}-\\d+$`).test(name));
+  const groups = startGroups(infrastructure)
+    .map((group) => group.map((c) => c.name))
+    .map((names) => [...new Set([...names, ...names.flatMap((name) => (name === 'kafka' || name === 'connect' ? moreNodes(name) : []))])]);
+  const infrastructureNames = groups.flat();
+  const others = [...new Set([...recorded, ...components.map((c) => c.name)])].filter((name) => !infrastructureNames.includes(name));
   await whileStopping(async () => {
     for (const name of others) await stopTogether([name]);
-    for (const group of startGroups(infrastructure).reverse()) await stopTogether(group.map((c) => c.name));
+    for (const names of groups.reverse()) await stopTogether(names);
   });
 }
 

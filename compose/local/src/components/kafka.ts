@@ -119,9 +119,17 @@ function writeServerProperties(node: KafkaNode): void {
  * The cluster id the nodes are formatted with: one for all of them, kept beside their data so that a
  * node formatted later (its data deleted) joins the same cluster.
  */
+const clusterIdFile = () => join(settings.dataDir, 'kafka-cluster-id');
+
+/** The cluster id this stack's nodes were formatted with, if they were. */
+function readClusterId(): string | undefined {
+  return existsSync(clusterIdFile()) ? readFileSync(clusterIdFile(), 'utf8').trim() : undefined;
+}
+
 function sharedClusterId(): string {
-  const file = join(settings.dataDir, 'kafka-cluster-id');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const file = clusterIdFile();
+  const existing = readClusterId();
+  if (existing !== undefined) return existing;
   const id = clusterId();
   mkdirSync(settings.dataDir, { recursive: true });
   writeFileSync(file, `${id}\n`);
@@ -163,16 +171,27 @@ export function kafkaNode(node: KafkaNode): Component {
         retry: { retries: 0 },
         connectionTimeout: 2000,
       }).admin();
+      let cluster: Awaited<ReturnType<typeof admin.describeCluster>>;
       try {
         await admin.connect();
-        const cluster = await admin.describeCluster();
-        // This very node registered and unfenced (a fenced broker is not listed), and a controller elected.
-        return cluster.brokers.some((broker) => broker.nodeId === node.id) && cluster.controller !== null;
+        cluster = await admin.describeCluster();
       } catch {
         return false;
       } finally {
         await admin.disconnect().catch(() => undefined);
       }
+      // Another mode's Kafka answering on this port (the single broker while cluster mode starts, or the other
+      // way round) is no node to reuse, and no node to replace either: it belongs to a stack that runs.
+      const expectedId = single ? undefined : readClusterId();
+      // (Before this cluster's nodes are formatted there is no id yet: whatever answers is another stack's.)
+      if (single ? cluster.brokers.length > 1 : cluster.clusterId !== expectedId) {
+        throw new Error(
+          `the Kafka answering on ${settings.host}:${node.port} is ${single ? `a cluster of ${cluster.brokers.length} brokers` : `cluster ${cluster.clusterId}, not this cluster (${expectedId})`}: ` +
+            `another stack runs (STACK_KAFKA_BROKERS differs); stop it (npm stop, in its environment) first`,
+        );
+      }
+      // This very node registered and unfenced (a fenced broker is not listed), and a controller elected.
+      return cluster.brokers.some((broker) => broker.nodeId === node.id) && cluster.controller !== null;
     },
 
     async prepare() {
