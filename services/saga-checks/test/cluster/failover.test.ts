@@ -6,6 +6,7 @@ import {
   connectWorkers,
   kafkaNodes,
   killHeldDown,
+  recordedPid,
   settings,
   startComponents,
   type ConnectApi,
@@ -101,6 +102,7 @@ async function loadWithNodeDown(
       },
       (plan) => paced(plan, perSecond),
     );
+    t.is(recordedPid(name), undefined, `${name} still down: the orders completed without it`);
     const gapMs = await longestGapMs(dbs, accepted);
     const { events, duplicates } = await duplicatesBetween(before, await topicEnds());
     await whileDown();

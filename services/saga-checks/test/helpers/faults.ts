@@ -57,7 +57,12 @@ export async function burstThrough(
 ): Promise<{ accepted: string[]; retried: number; finishedMs: number }> {
   const dlqBefore = await dlqDepth();
   const started = Date.now();
-  const [result] = await Promise.all([place(plan), fault()]);
+  // Both to their end even when one fails: a fault still under way (a node about to be killed) would
+  // otherwise act after the test has given up, and the test's clean-up would not know of it.
+  const [placed, faulted] = await Promise.allSettled([place(plan), fault()]);
+  if (placed.status === 'rejected') throw placed.reason;
+  if (faulted.status === 'rejected') throw faulted.reason;
+  const result = placed.value;
   const statuses = await waitUntilFinished(dbs.order, result.accepted);
   const finishedMs = Date.now() - started;
 
