@@ -149,12 +149,12 @@ export class IdempotentConsumer {
     await this.deadLetters.disconnect();
   }
 
-  /** The consumer, for callers that want its instrumentation events or to seek. */
   /** Whether stop() was called: the consumer is down because the service wants it so. */
   get stoppedOnPurpose(): boolean {
     return this.abort.signal.aborted;
   }
 
+  /** The consumer, for callers that want its instrumentation events or to seek. */
   get kafkaConsumer(): Consumer {
     return this.consumer;
   }

@@ -204,7 +204,7 @@ export const baseServiceSettings = z.object({
     /**
      * kafkajs' own retries of a failed request: the first delay and the most one grows to. A consumer
      * that runs out of them (a broker SIGKILLed: its connections refused until the controller moves its
-     * partitions) crashes and is restarted after the last delay, so `maxMs` bounds that pause too.
+     * partitions) crashes and is restarted after the last delay, so `maxMs` bounds that delay too.
      */
     clientRetry: z.object({
       initialMs: z.coerce.number().int().min(1).max(10_000),
