@@ -27,19 +27,27 @@ export function cpuSeconds(pid: number): number {
   return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
-/** CPU seconds so far of every process the stack's pid files name, by process name (`order-1`, `kafka`). */
-export function readStackCpu(): Map<string, number> {
-  const seconds = new Map<string, number>();
+/**
+ * `read(pid)` for every process the stack's pid files name, by process name (`order-1`, `kafka`); a process
+ * that is not running (any more) is left out.
+ */
+function eachStackProcess<T>(read: (pid: number) => T): Map<string, T> {
+  const values = new Map<string, T>();
   for (const name of recordedNames()) {
     const pid = recordedPid(name);
     if (pid === undefined) continue;
     try {
-      seconds.set(name, cpuSeconds(pid));
+      values.set(name, read(pid));
     } catch {
-      /* not running (any more): not part of this phase */
+      /* gone meanwhile: not part of this reading */
     }
   }
-  return seconds;
+  return values;
+}
+
+/** CPU seconds so far of every process the stack's pid files name, by process name (`order-1`, `kafka`). */
+export function readStackCpu(): Map<string, number> {
+  return eachStackProcess(cpuSeconds);
 }
 
 /** The component a process belongs to: a service's instances (`order-1`, `order-2`) count as one. */
@@ -108,15 +116,8 @@ export function statusRssKiB(status: string): number {
  */
 export function stackRssMiB(): Record<string, number> {
   const totals = new Map<string, number>();
-  for (const name of recordedNames()) {
-    const pid = recordedPid(name);
-    if (pid === undefined) continue;
-    try {
-      const kib = statusRssKiB(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (Number.isFinite(kib)) totals.set(component(name), (totals.get(component(name)) ?? 0) + kib);
-    } catch {
-      /* gone meanwhile */
-    }
+  for (const [name, kib] of eachStackProcess((pid) => statusRssKiB(readFileSync(`/proc/${pid}/status`, 'utf8')))) {
+    if (Number.isFinite(kib)) totals.set(component(name), (totals.get(component(name)) ?? 0) + kib);
   }
   const sorted = [...totals].sort((a, b) => b[1] - a[1]);
   const mib = (kib: number) => Math.round(kib / 1024);
