@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpJson } from './component.js';
 import { stackSecret } from './secrets.js';
-import { connectWorkers, httpUsers, settings } from './settings.js';
+import { connectWorkers, httpUsers, settings, type ConnectWorker } from './settings.js';
 
 /**
  * Kafka Connect's REST API: where it is and its HTTP basic user (BasicAuthSecurityRestExtension refuses
@@ -26,8 +26,15 @@ export function stackConnectApi(): ConnectApi {
 
 /** Every worker of the native stack's Connect (one, or STACK_CONNECT_WORKERS), as the same user. */
 export function stackConnectApis(): ConnectApi[] {
-  const api = stackConnectApi();
-  return connectWorkers().map((worker) => ({ ...api, url: `http://${settings.host}:${worker.port}` }));
+  return connectWorkers().map(workerConnectApi);
+}
+
+/** Where one worker's REST API listens (no secret read: safe when the stack's modules load). */
+export const workerUrl = (worker: ConnectWorker): string => `http://${settings.host}:${worker.port}`;
+
+/** One worker's REST API, as the stack's user. */
+export function workerConnectApi(worker: ConnectWorker): ConnectApi {
+  return { ...stackConnectApi(), url: workerUrl(worker) };
 }
 
 /**

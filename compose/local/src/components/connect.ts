@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Component } from '../component.js';
-import { connectFetch, registerConnectors, stackConnectApi, type ConnectApi } from '../connectors.js';
+import { connectFetch, registerConnectors, stackConnectApi, workerConnectApi, workerUrl } from '../connectors.js';
 import { findJava } from '../java.js';
 import { accountPassword, connectWorkers, kafkaBootstrap, settings, type ConnectWorker } from '../settings.js';
 import { jvmArgs } from './kafka.js';
@@ -10,7 +10,6 @@ import { jvmArgs } from './kafka.js';
 const jaasFile = join(settings.confDir, 'connect', 'rest-jaas.conf');
 const credentialsFile = join(settings.confDir, 'connect', 'rest-credentials.properties');
 const propertiesOf = (worker: ConnectWorker) => join(settings.confDir, worker.name, 'connect-distributed.properties');
-const urlOf = (worker: ConnectWorker) => `http://${settings.host}:${worker.port}`;
 /** The JMX exporter agent in each worker: the worker's and Debezium's metrics. */
 const metricsUrls = () => connectWorkers().map((worker) => `http://${settings.host}:${worker.metricsPort}/metrics`);
 
@@ -112,8 +111,8 @@ function writeRestAuth(): void {
 
 /** One distributed-mode worker of the stack's Connect group. */
 export function connectWorker(worker: ConnectWorker): Component {
-  const url = urlOf(worker);
-  const api = (): ConnectApi => ({ ...stackConnectApi(), url });
+  const url = workerUrl(worker);
+  const api = () => workerConnectApi(worker);
   const several = settings.cluster.connectWorkers > 1;
   return {
     name: worker.name,
